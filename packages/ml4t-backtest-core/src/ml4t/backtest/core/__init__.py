@@ -1,0 +1,113 @@
+"""ml4t.backtest.core: foundations shared by every ml4t-backtest distribution.
+
+Types, enums, the error hierarchy, events, assets, precision rules, validated data feeds,
+the point-in-time clock, trading calendars and the bundled sample data. Nothing here knows
+about orders being filled, portfolios or strategies.
+"""
+
+from ml4t.backtest.core._version import __version__
+from ml4t.backtest.core.assets import Asset, AssetRegistry, Crypto, Equity, Future, FXPair, Option
+from ml4t.backtest.core.enums import (
+    ORDER_TRANSITIONS,
+    TERMINAL_ORDER_STATUSES,
+    AssetClass,
+    CorporateActionType,
+    EventType,
+    OptionRight,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
+from ml4t.backtest.core.errors import (
+    BacktestError,
+    CalendarError,
+    ConfigError,
+    DataValidationError,
+    InsufficientFundsError,
+    InvalidOrderTransitionError,
+    InvalidPriceError,
+    InvalidQuantityError,
+    LookAheadError,
+    MissingDependencyError,
+    OrderError,
+    OrderRejectedError,
+    StrategyError,
+    UnknownAssetError,
+)
+from ml4t.backtest.core.events import (
+    CorporateActionEvent,
+    FillEvent,
+    MarketEvent,
+    OrderEvent,
+    SignalEvent,
+)
+from ml4t.backtest.core.types import (
+    NS_PER_DAY,
+    NS_PER_SECOND,
+    AssetId,
+    Money,
+    Price,
+    PriceValue,
+    Quantity,
+    QuantityValue,
+    Timestamp,
+    format_timestamp,
+    to_timestamp,
+)
+
+__all__ = [
+    "__version__",
+    # assets
+    "Asset",
+    "AssetRegistry",
+    "Crypto",
+    "Equity",
+    "FXPair",
+    "Future",
+    "Option",
+    # enums
+    "ORDER_TRANSITIONS",
+    "TERMINAL_ORDER_STATUSES",
+    "AssetClass",
+    "CorporateActionType",
+    "EventType",
+    "OptionRight",
+    "OrderSide",
+    "OrderStatus",
+    "OrderType",
+    "TimeInForce",
+    # errors
+    "BacktestError",
+    "CalendarError",
+    "ConfigError",
+    "DataValidationError",
+    "InsufficientFundsError",
+    "InvalidOrderTransitionError",
+    "InvalidPriceError",
+    "InvalidQuantityError",
+    "LookAheadError",
+    "MissingDependencyError",
+    "OrderError",
+    "OrderRejectedError",
+    "StrategyError",
+    "UnknownAssetError",
+    # events
+    "CorporateActionEvent",
+    "FillEvent",
+    "MarketEvent",
+    "OrderEvent",
+    "SignalEvent",
+    # types
+    "NS_PER_DAY",
+    "NS_PER_SECOND",
+    "AssetId",
+    "Money",
+    "Price",
+    "PriceValue",
+    "Quantity",
+    "QuantityValue",
+    "Timestamp",
+    "format_timestamp",
+    "to_timestamp",
+]
