@@ -134,11 +134,27 @@ def build(session: nox.Session) -> None:
     out = ROOT / "dist"
     shutil.rmtree(out, ignore_errors=True)
     session.run("uv", "build", "--all-packages", "--out-dir", str(out), external=True)
-    artifacts = sorted(str(p) for p in out.iterdir())
+    artifacts = sorted(str(p) for p in out.iterdir() if p.suffix in {".whl", ".gz"})
     expected = len(_distributions()) * 2
     if len(artifacts) != expected:
         session.error(f"expected {expected} artifacts (wheel + sdist each), found {artifacts}")
     session.run("twine", "check", "--strict", *artifacts)
+    _check_wheel_layout(session, out)
+
+
+def _check_wheel_layout(session: nox.Session, out: Path) -> None:
+    """Fail when a wheel breaks the namespace layout (see docs/architecture/0001)."""
+    import zipfile
+
+    for wheel in sorted(out.glob("*.whl")):
+        names = zipfile.ZipFile(wheel).namelist()
+        if "ml4t/__init__.py" in names:
+            session.error(f"{wheel.name} ships ml4t/__init__.py; the ml4t level must be a namespace")
+        is_meta = wheel.name.startswith("ml4t_backtest-")
+        if ("ml4t/backtest/__init__.py" in names) != is_meta:
+            session.error(f"{wheel.name}: only the meta-package may ship ml4t/backtest/__init__.py")
+        if not any(name.endswith("py.typed") for name in names):
+            session.error(f"{wheel.name} lacks py.typed")
 
 
 @nox.session(python=PYTHON)
