@@ -187,7 +187,7 @@ class AssetRegistry:
     __slots__ = ("_assets", "strict")
 
     def __init__(self, assets: Iterable[Asset] = (), *, strict: bool = False) -> None:
-        self._assets = {}
+        self._assets: dict[AssetId, Asset] = {}
         self.strict = strict
         for asset in assets:
             self.add(asset)

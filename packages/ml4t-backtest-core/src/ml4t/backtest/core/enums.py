@@ -18,6 +18,7 @@ __all__ = [
     "OrderSide",
     "OrderStatus",
     "OrderType",
+    "RoundingMode",
     "TimeInForce",
     "ORDER_TRANSITIONS",
     "TERMINAL_ORDER_STATUSES",
@@ -146,3 +147,13 @@ class CorporateActionType(IntEnum):
     SYMBOL_CHANGE = 3
     MERGER = 4
     DELISTING = 5
+
+
+class RoundingMode(IntEnum):
+    """How a value is moved onto a grid (tick size for prices, lot size for quantities)."""
+
+    NEAREST = 0  # closest grid point; exact ties go away from zero
+    DOWN = 1  # toward minus infinity (floor)
+    UP = 2  # toward plus infinity (ceiling)
+    TOWARD_ZERO = 3  # truncate: never increases the magnitude
+    AWAY_FROM_ZERO = 4  # never decreases the magnitude
