@@ -1,0 +1,623 @@
+"""`BacktestConfig`: every setting of a run, validated once and stored with the result.
+
+The config is a frozen pydantic model that forbids unknown keys, so a typo in a TOML file is
+an error rather than a silently ignored setting. Cost models are *specs*: small serialisable
+records such as ``{"kind": "per_share", "per_share": 0.005, "minimum": 1.0}`` that the engine
+turns into the execution package's model objects when a run starts (see `build`).
+
+A config round-trips through dict, TOML and YAML without loss::
+
+    cfg == BacktestConfig.from_toml(cfg.to_toml()) == BacktestConfig.from_yaml(cfg.to_yaml())
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal, Self
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ml4t.backtest.core.errors import ConfigError
+
+yaml: Any = importlib.import_module("yaml")  # untyped; imported this way so mypy needs no stubs
+
+__all__ = [
+    "AccountPolicy",
+    "AccountSpec",
+    "BacktestConfig",
+    "CashShortfallPolicy",
+    "CommissionSpec",
+    "FillTiming",
+    "FixedBpsSlippageSpec",
+    "FixedCommissionSpec",
+    "FixedSlippageSpec",
+    "ImpactSpec",
+    "IntrabarPolicy",
+    "NoCommissionSpec",
+    "NoImpactSpec",
+    "NoSlippageSpec",
+    "PercentCommissionSpec",
+    "PerShareCommissionSpec",
+    "PRESETS",
+    "RiskConfig",
+    "ShareRounding",
+    "SizingSpec",
+    "SlippageSpec",
+    "SquareRootImpactSpec",
+    "VolumeShareSlippageSpec",
+    "format_validation_error",
+    "register_preset",
+]
+
+DEFAULT_INITIAL_CASH = 100_000.0  # account currency
+DEFAULT_PER_SHARE = 0.005  # USD per share, typical US retail/institutional broker
+DEFAULT_MIN_COMMISSION = 1.0  # USD per order
+DEFAULT_SLIPPAGE_BPS = 1.0  # basis points against the trader
+
+
+class FillTiming(StrEnum):
+    """When a market order placed during bar ``t`` is filled.
+
+    ``NEXT_OPEN`` (default) fills at the open of bar ``t + 1``: the decision used bar ``t``'s
+    close, so it cannot also trade at it. ``SAME_CLOSE`` fills at the close of bar ``t`` (a
+    market-on-close order submitted before the auction). ``NEXT_CLOSE`` fills at the close of
+    bar ``t + 1``.
+    """
+
+    NEXT_OPEN = "next_open"
+    SAME_CLOSE = "same_close"
+    NEXT_CLOSE = "next_close"
+
+
+class IntrabarPolicy(StrEnum):
+    """Assumed path of the price inside a bar when a stop and a limit could both trigger.
+
+    ``PESSIMISTIC`` takes the outcome worse for the trader, ``OPTIMISTIC`` the better one,
+    ``OHLC`` assumes open -> high -> low -> close and ``OLHC`` open -> low -> high -> close.
+    """
+
+    PESSIMISTIC = "pessimistic"
+    OPTIMISTIC = "optimistic"
+    OHLC = "ohlc"
+    OLHC = "olhc"
+
+
+class AccountPolicy(StrEnum):
+    """Kind of account: ``CASH`` (no leverage, no shorts) or ``MARGIN``."""
+
+    CASH = "cash"
+    MARGIN = "margin"
+
+
+class CashShortfallPolicy(StrEnum):
+    """What to do with a buy that costs more cash than is available.
+
+    ``REJECT`` refuses the order, ``RESIZE`` cuts it to what the cash pays for (on the lot
+    grid) and ``ALLOW_NEGATIVE`` lets cash go below zero (borrowing without limits).
+    """
+
+    REJECT = "reject"
+    RESIZE = "resize"
+    ALLOW_NEGATIVE = "allow_negative"
+
+
+class ShareRounding(StrEnum):
+    """How helper-computed quantities are rounded (always toward zero).
+
+    ``INTEGER``: whole units. ``FRACTIONAL``: no rounding. ``LOT``: multiples of each asset's
+    ``lot_size`` from the asset registry.
+    """
+
+    INTEGER = "integer"
+    FRACTIONAL = "fractional"
+    LOT = "lot"
+
+
+class _Spec(BaseModel):
+    # Common base of every nested config model: frozen, unknown keys rejected.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------- commissions
+
+
+class NoCommissionSpec(_Spec):
+    """No commission.
+
+    Example:
+        >>> NoCommissionSpec().kind
+        'none'
+    """
+
+    kind: Literal["none"] = "none"
+
+
+class PerShareCommissionSpec(_Spec):
+    """Commission per share with a minimum per fill: ``max(|q| * per_share, minimum)``.
+
+    Example:
+        >>> PerShareCommissionSpec(per_share=0.005, minimum=1.0).per_share
+        0.005
+    """
+
+    kind: Literal["per_share"] = "per_share"
+    per_share: float = Field(default=DEFAULT_PER_SHARE, ge=0.0, allow_inf_nan=False)
+    minimum: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+
+
+class PercentCommissionSpec(_Spec):
+    """Commission as a fraction of notional: ``max(|q| * price * rate, minimum)``.
+
+    Example:
+        >>> PercentCommissionSpec(rate=0.001).rate
+        0.001
+    """
+
+    kind: Literal["percent"] = "percent"
+    rate: float = Field(default=0.001, ge=0.0, le=1.0, allow_inf_nan=False)
+    minimum: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+
+
+class FixedCommissionSpec(_Spec):
+    """A fixed amount per fill.
+
+    Example:
+        >>> FixedCommissionSpec(amount=5.0).amount
+        5.0
+    """
+
+    kind: Literal["fixed"] = "fixed"
+    amount: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+
+
+CommissionSpec = Annotated[
+    NoCommissionSpec | PerShareCommissionSpec | PercentCommissionSpec | FixedCommissionSpec,
+    Field(discriminator="kind"),
+]
+
+# ----------------------------------------------------------------------------------- slippage
+
+
+class NoSlippageSpec(_Spec):
+    """Fill at the reference price."""
+
+    kind: Literal["none"] = "none"
+
+
+class FixedBpsSlippageSpec(_Spec):
+    """Move the fill price against the trader by `bps` basis points.
+
+    Example:
+        >>> FixedBpsSlippageSpec(bps=5.0).bps
+        5.0
+    """
+
+    kind: Literal["fixed_bps"] = "fixed_bps"
+    bps: float = Field(default=DEFAULT_SLIPPAGE_BPS, ge=0.0, allow_inf_nan=False)
+
+
+class FixedSlippageSpec(_Spec):
+    """Move the fill price against the trader by a fixed `amount` per unit."""
+
+    kind: Literal["fixed"] = "fixed"
+    amount: float = Field(default=0.01, ge=0.0, allow_inf_nan=False)
+
+
+class VolumeShareSlippageSpec(_Spec):
+    """Slippage growing with the share of bar volume taken: ``price_impact * share**2``."""
+
+    kind: Literal["volume_share"] = "volume_share"
+    price_impact: float = Field(default=0.1, ge=0.0, allow_inf_nan=False)
+
+
+SlippageSpec = Annotated[
+    NoSlippageSpec | FixedBpsSlippageSpec | FixedSlippageSpec | VolumeShareSlippageSpec,
+    Field(discriminator="kind"),
+]
+
+# ------------------------------------------------------------------------------------- impact
+
+
+class NoImpactSpec(_Spec):
+    """No market impact."""
+
+    kind: Literal["none"] = "none"
+
+
+class SquareRootImpactSpec(_Spec):
+    """Square-root impact: ``eta * sigma * sqrt(|q| / volume)`` as a fraction of price."""
+
+    kind: Literal["square_root"] = "square_root"
+    eta: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+    sigma: float = Field(default=0.02, ge=0.0, allow_inf_nan=False)
+
+
+ImpactSpec = Annotated[NoImpactSpec | SquareRootImpactSpec, Field(discriminator="kind")]
+
+# ------------------------------------------------------------------------ account and sizing
+
+
+class AccountSpec(_Spec):
+    """Account rules.
+
+    Attributes:
+        policy: ``cash`` (no leverage; shorts only when `allow_short`) or ``margin``.
+        allow_short: Whether short sales are allowed at all.
+        initial_margin: Fraction of notional to post when opening (margin accounts), in (0, 1].
+        maintenance_margin: Fraction of notional to keep; below it the account is called.
+    """
+
+    policy: AccountPolicy = AccountPolicy.CASH
+    allow_short: bool = False
+    initial_margin: float = Field(default=0.5, gt=0.0, le=1.0, allow_inf_nan=False)
+    maintenance_margin: float = Field(default=0.25, gt=0.0, le=1.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _check_margins(self) -> Self:
+        if self.maintenance_margin > self.initial_margin:
+            raise ValueError(
+                f"`maintenance_margin` ({self.maintenance_margin}) exceeds `initial_margin` "
+                f"({self.initial_margin}); lower it or raise `initial_margin`"
+            )
+        return self
+
+
+class SizingSpec(_Spec):
+    """Defaults used when a helper or the signal fast path must choose a quantity.
+
+    Attributes:
+        method: ``percent_equity`` (each entry gets `percent` of equity), ``fixed_quantity``
+            (`quantity` units) or ``fixed_value`` (`value` of account currency).
+        percent: Fraction of equity per position for ``percent_equity``, in (0, 10].
+        quantity: Units per entry for ``fixed_quantity``.
+        value: Currency per entry for ``fixed_value``.
+        min_trade_value: Trades smaller than this (in currency) are skipped by `rebalance`.
+    """
+
+    method: Literal["percent_equity", "fixed_quantity", "fixed_value"] = "percent_equity"
+    percent: float = Field(default=1.0, gt=0.0, le=10.0, allow_inf_nan=False)
+    quantity: float = Field(default=100.0, gt=0.0, allow_inf_nan=False)
+    value: float = Field(default=10_000.0, gt=0.0, allow_inf_nan=False)
+    min_trade_value: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+
+
+class RiskConfig(_Spec):
+    """Risk rules the engine enforces after marking and before the strategy acts.
+
+    Per-position rules (fractions of the entry price; None disables): `stop_loss`,
+    `take_profit`, `trailing_stop`, `max_bars_held`, `atr_stop` (multiples of ATR over
+    `atr_window` bars), `exit_signal` (name of a signal column: a position exits when it is
+    non-zero). Portfolio rules: `max_positions`, `max_gross_exposure`, `max_net_exposure`
+    (fractions of equity), `max_drawdown` (halts new entries and flattens), `daily_loss_limit`
+    (fraction of the day's opening equity; flattens and blocks entries for that day).
+
+    Example:
+        >>> RiskConfig(stop_loss=0.05, take_profit=0.10).stop_loss
+        0.05
+    """
+
+    stop_loss: float | None = Field(default=None, gt=0.0, lt=1.0, allow_inf_nan=False)
+    take_profit: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+    trailing_stop: float | None = Field(default=None, gt=0.0, lt=1.0, allow_inf_nan=False)
+    max_bars_held: int | None = Field(default=None, gt=0)
+    atr_stop: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+    atr_window: int = Field(default=14, gt=0)
+    exit_signal: str | None = None
+    max_positions: int | None = Field(default=None, gt=0)
+    max_gross_exposure: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+    max_net_exposure: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+    max_drawdown: float | None = Field(default=None, gt=0.0, lt=1.0, allow_inf_nan=False)
+    daily_loss_limit: float | None = Field(default=None, gt=0.0, lt=1.0, allow_inf_nan=False)
+
+    @property
+    def has_position_rules(self) -> bool:
+        """Return True when any per-position rule is set."""
+        return any(
+            v is not None
+            for v in (
+                self.stop_loss,
+                self.take_profit,
+                self.trailing_stop,
+                self.max_bars_held,
+                self.atr_stop,
+                self.exit_signal,
+            )
+        )
+
+    @property
+    def has_portfolio_rules(self) -> bool:
+        """Return True when any portfolio rule is set."""
+        return any(
+            v is not None
+            for v in (
+                self.max_positions,
+                self.max_gross_exposure,
+                self.max_net_exposure,
+                self.max_drawdown,
+                self.daily_loss_limit,
+            )
+        )
+
+
+# ------------------------------------------------------------------------------------ presets
+
+PRESETS: dict[str, dict[str, Any]] = {"realistic": {}}
+"""Named presets: overrides applied on top of the defaults. ``realistic`` is the defaults."""
+
+
+def register_preset(name: str, overrides: Mapping[str, Any]) -> None:
+    """Register (or replace) a named preset of config overrides.
+
+    The overrides are validated at once, so a broken preset fails where it is defined.
+
+    Args:
+        name: Preset name used with `BacktestConfig.preset`.
+        overrides: Keys and values of `BacktestConfig` that differ from the defaults.
+
+    Raises:
+        ConfigError: The overrides do not form a valid config.
+
+    Example:
+        >>> register_preset("no_costs_doc", {"commission": {"kind": "none"}})
+        >>> BacktestConfig.preset("no_costs_doc").commission.kind
+        'none'
+    """
+    BacktestConfig.from_dict(dict(overrides))
+    PRESETS[name] = dict(overrides)
+
+
+# ------------------------------------------------------------------------------------- config
+
+
+def format_validation_error(exc: ValidationError, *, source: str = "BacktestConfig") -> str:
+    """Render a pydantic error as one line per problem, naming the key path and the fix.
+
+    Args:
+        exc: The pydantic error.
+        source: What was being validated (shown first).
+
+    Returns:
+        A readable multi-line message.
+    """
+    lines = [f"invalid {source}:"]
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "<root>"
+        if err["type"] == "extra_forbidden":
+            lines.append(
+                f"  unknown key {path!r} (value was {err.get('input')!r}); "
+                "remove it or fix its spelling"
+            )
+        else:
+            lines.append(f"  {path}: {err['msg']} (value was {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+class BacktestConfig(BaseModel):
+    """Settings of one backtest run; frozen, unknown keys rejected, stored with the result.
+
+    Attributes:
+        initial_cash: Starting cash in `base_currency`, > 0.
+        base_currency: ISO code of the account currency.
+        fill_timing: When market orders fill (default: next bar's open).
+        price_column: Feed field used to mark positions and size orders (default ``close``).
+        commission: Commission model spec (default: $0.005/share, $1 minimum).
+        slippage: Slippage model spec (default: 1 bp).
+        impact: Market impact model spec (default: none).
+        account: Account policy (cash or margin, shorting).
+        sizing: Default position sizing.
+        risk: Risk rules the engine enforces.
+        intrabar_policy: Path assumed inside a bar when stop and limit could both trigger.
+        exit_first: Within a bar, process exits (sells) before entries (buys).
+        volume_limit: Max fraction of a bar's volume one order may take (None: no cap).
+        cash_shortfall: What to do with a buy cash cannot pay for.
+        share_rounding: Rounding of helper-computed quantities.
+        close_positions_at_end: Close every open position at the last bar's close.
+        seed: Seed for anything random (look-ahead audit cut points, random fills).
+
+    Example:
+        >>> cfg = BacktestConfig(initial_cash=50_000, commission={"kind": "none"})
+        >>> cfg.commission.kind, cfg.fill_timing.value
+        ('none', 'next_open')
+        >>> BacktestConfig.from_toml(cfg.to_toml()) == cfg
+        True
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    initial_cash: float = Field(default=DEFAULT_INITIAL_CASH, gt=0.0, allow_inf_nan=False)
+    base_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    fill_timing: FillTiming = FillTiming.NEXT_OPEN
+    price_column: str = Field(default="close", min_length=1)
+    commission: CommissionSpec = Field(
+        default_factory=lambda: PerShareCommissionSpec(
+            per_share=DEFAULT_PER_SHARE, minimum=DEFAULT_MIN_COMMISSION
+        )
+    )
+    slippage: SlippageSpec = Field(
+        default_factory=lambda: FixedBpsSlippageSpec(bps=DEFAULT_SLIPPAGE_BPS)
+    )
+    impact: ImpactSpec = Field(default_factory=NoImpactSpec)
+    account: AccountSpec = Field(default=AccountSpec())
+    sizing: SizingSpec = Field(default=SizingSpec())
+    risk: RiskConfig = Field(default=RiskConfig())
+    intrabar_policy: IntrabarPolicy = IntrabarPolicy.PESSIMISTIC
+    exit_first: bool = True
+    volume_limit: float | None = Field(default=None, gt=0.0, le=1.0, allow_inf_nan=False)
+    cash_shortfall: CashShortfallPolicy = CashShortfallPolicy.REJECT
+    share_rounding: ShareRounding = ShareRounding.INTEGER
+    close_positions_at_end: bool = False
+    seed: int = Field(default=0, ge=0)
+
+    _preset_loader: ClassVar[str] = "ml4t.backtest.strategy.presets"
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(exc)) from None
+
+    # ------------------------------------------------------------------ dict / TOML / YAML
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BacktestConfig:
+        """Build a config from a (possibly nested) mapping, rejecting unknown keys.
+
+        Raises:
+            ConfigError: A key is unknown or a value is out of range; the message names it.
+
+        Example:
+            >>> BacktestConfig.from_dict({"initial_cash": 1e6}).initial_cash
+            1000000.0
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"config must be a mapping of keys to values, was {type(data)!r}")
+        return cls(**dict(data))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a plain dict (enums as text, no None values) that `from_dict` reads back.
+
+        Example:
+            >>> BacktestConfig().to_dict()["commission"]
+            {'kind': 'per_share', 'per_share': 0.005, 'minimum': 1.0}
+        """
+        return self.model_dump(mode="json", exclude_none=True)
+
+    @classmethod
+    def from_toml(cls, text: str) -> BacktestConfig:
+        """Read a config from TOML text (use `from_file` for a path)."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config is not valid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    def to_toml(self) -> str:
+        """Return the config as TOML text."""
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_yaml(cls, text: str) -> BacktestConfig:
+        r"""Read a config from YAML text (use `from_file` for a path).
+
+        Example:
+            >>> BacktestConfig.from_yaml("initial_cash: 5000\nslippage: {kind: none}").initial_cash
+            5000.0
+        """
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config is not valid YAML: {exc}") from None
+        return cls.from_dict(data if data is not None else {})
+
+    def to_yaml(self) -> str:
+        """Return the config as YAML text."""
+        return str(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> BacktestConfig:
+        """Read a config from a ``.toml``, ``.yaml``/``.yml`` or ``.json`` file.
+
+        Raises:
+            ConfigError: Unknown suffix, unreadable content or invalid settings.
+        """
+        p = Path(path)
+        text = p.read_text(encoding="utf-8")
+        suffix = p.suffix.lower()
+        if suffix == ".toml":
+            return cls.from_toml(text)
+        if suffix in (".yaml", ".yml"):
+            return cls.from_yaml(text)
+        if suffix == ".json":
+            try:
+                return cls.model_validate_json(text)
+            except ValidationError as exc:
+                raise ConfigError(format_validation_error(exc)) from None
+        raise ConfigError(f"config file {str(p)!r}: unknown suffix {suffix!r}; use .toml or .yaml")
+
+    def to_file(self, path: str | Path) -> None:
+        """Write the config to a ``.toml``, ``.yaml``/``.yml`` or ``.json`` file."""
+        p = Path(path)
+        suffix = p.suffix.lower()
+        if suffix == ".toml":
+            text = self.to_toml()
+        elif suffix in (".yaml", ".yml"):
+            text = self.to_yaml()
+        elif suffix == ".json":
+            text = self.model_dump_json(indent=2, exclude_none=True)
+        else:
+            raise ConfigError(
+                f"config file {str(p)!r}: unknown suffix {suffix!r}; use .toml or .yaml"
+            )
+        p.write_text(text, encoding="utf-8")
+
+    def replace(self, **changes: Any) -> BacktestConfig:
+        """Return a validated copy with `changes` applied (nested specs as dicts or models).
+
+        Example:
+            >>> BacktestConfig().replace(initial_cash=1.0).initial_cash
+            1.0
+        """
+        data = self.to_dict()
+        for key, value in changes.items():
+            data[key] = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        return BacktestConfig.from_dict(data)
+
+    # ------------------------------------------------------------------------------ presets
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> BacktestConfig:
+        """Return the named preset, with optional further `overrides`.
+
+        Args:
+            name: A key of `PRESETS` (``"realistic"`` is the defaults).
+            **overrides: Settings to change on top of the preset.
+
+        Raises:
+            ConfigError: Unknown preset name (the message lists the known ones).
+
+        Example:
+            >>> BacktestConfig.preset("realistic") == BacktestConfig()
+            True
+        """
+        try:  # the presets module (if installed) registers more presets on import
+            importlib.import_module(cls._preset_loader)
+        except ModuleNotFoundError as exc:
+            if exc.name != cls._preset_loader:
+                raise
+        if name not in PRESETS:
+            known = ", ".join(sorted(PRESETS))
+            raise ConfigError(f"unknown preset {name!r}; known presets: {known}")
+        data = dict(PRESETS[name])
+        data.update(overrides)
+        return cls.from_dict(data)
+
+    # ------------------------------------------------------------------------------ helpers
+
+    @property
+    def has_costs(self) -> bool:
+        """Return True when any commission, slippage or impact model is active."""
+        return not (
+            self.commission.kind == "none"
+            and self.slippage.kind == "none"
+            and self.impact.kind == "none"
+        )
+
+    def rounding_step(self, lot_size: float) -> float:
+        """Return the quantity grid step for an asset with `lot_size` (0.0: no rounding).
+
+        Example:
+            >>> BacktestConfig().rounding_step(0.5)
+            1.0
+            >>> BacktestConfig(share_rounding="lot").rounding_step(0.5)
+            0.5
+        """
+        if self.share_rounding is ShareRounding.FRACTIONAL:
+            return 0.0
+        if self.share_rounding is ShareRounding.LOT:
+            return lot_size
+        return 1.0
