@@ -1,0 +1,49 @@
+"""The scenario registry: each scenario names its data, its peer run and its ml4t-backtest run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import polars as pl
+
+from validation.common import RunResult
+
+__all__ = ["SCENARIOS", "Scenario", "register"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """One validation scenario.
+
+    Attributes:
+        name: Unique id (also the pytest id).
+        peer: Framework it is validated against (``backtrader``, ``backtesting.py``, ...).
+        covers: The issue-7 item it covers (e.g. "trailing stop incl. gaps").
+        description: What the strategy does, in one or two sentences.
+        bars: Builds the input bars (with signal columns) once.
+        run_peer: Runs the peer on the bars.
+        run_ml4t: Runs ml4t-backtest on the same bars (None until the engine offers the path).
+        known_difference: When set, the scenario cannot match because of a documented peer
+            behaviour; the text says what differs and why, and the test asserts that difference.
+    """
+
+    name: str
+    peer: str
+    covers: str
+    description: str
+    bars: Callable[[], pl.DataFrame]
+    run_peer: Callable[[pl.DataFrame], RunResult]
+    run_ml4t: Callable[[pl.DataFrame], RunResult] | None = None
+    known_difference: str | None = None
+
+
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def register(scenario: Scenario) -> Scenario:
+    """Add `scenario` to `SCENARIOS` (names must be unique)."""
+    if scenario.name in SCENARIOS:
+        raise ValueError(f"duplicate scenario name {scenario.name!r}")
+    SCENARIOS[scenario.name] = scenario
+    return scenario
