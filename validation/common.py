@@ -35,10 +35,24 @@ def fills_frame(rows: list[tuple[datetime, str, int, float, float]]) -> pl.DataF
     df = pl.DataFrame(
         rows, schema=list(FILL_SCHEMA.items()), orient="row"
     ) if rows else pl.DataFrame(schema=FILL_SCHEMA)
-    return df.with_columns(
-        pl.col("quantity").abs().round(QTY_DECIMALS),
-        pl.col("price").round(PRICE_DECIMALS),
-    ).sort(["timestamp", "asset", "side"], maintain_order=True)
+    # Fills of one asset and side at one timestamp are merged (quantity-weighted price): a
+    # reversal is one 200-unit order in one engine and a 100 close + 100 open in another.
+    df = df.with_columns(pl.col("quantity").abs())
+    return (
+        df.group_by(["timestamp", "asset", "side"], maintain_order=True)
+        .agg(
+            (pl.col("price") * pl.col("quantity")).sum().alias("notional"),
+            pl.col("quantity").sum(),
+        )
+        .select(
+            "timestamp",
+            "asset",
+            "side",
+            pl.col("quantity").round(QTY_DECIMALS),
+            (pl.col("notional") / pl.col("quantity")).round(PRICE_DECIMALS).alias("price"),
+        )
+        .sort(["timestamp", "asset", "side"], maintain_order=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)

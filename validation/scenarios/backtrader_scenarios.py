@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 
 from validation import datasets, signals
+from validation.common import RunResult, fills_frame
 from validation.peers import backtrader_runs as btr
 from validation.registry import Scenario, register
 
@@ -343,3 +344,32 @@ register(
 
 SWEEP_FASTS = [5, 6, 7, 8, 9, 10, 11, 12]
 SWEEP_SLOWS = [20, 30, 40, 50, 60]
+
+
+def _sweep(bars: pl.DataFrame) -> RunResult:
+    # 40 runs of Backtrader's optimizer; `extra` holds "<params>:fills" and "<params>:value".
+    runs = btr.run_backtrader_sweep(bars, SWEEP_FASTS, SWEEP_SLOWS, size=SIZE)
+    extra: dict[str, float] = {}
+    for key, (n, value) in runs.items():
+        extra[f"{key}:fills"] = float(n)
+        extra[f"{key}:value"] = value
+    return RunResult(
+        engine=btr.VERSION,
+        fills=fills_frame([]),
+        final_equity=sum(v for _, v in runs.values()),
+        extra=extra,
+    )
+
+
+register(
+    Scenario(
+        "bt_optimizer_sweep_40",
+        "backtrader",
+        "40-run parameter sweep against Backtrader's optimizer",
+        f"{_ORCL}; optstrategy over SMA fast {SWEEP_FASTS} x slow {SWEEP_SLOWS} (40 runs,"
+        " backtrader's own SMA/CrossOver indicators), buy 100 / close; each run's fill count"
+        " and final value are compared (final_equity is their sum).",
+        lambda: datasets.backtrader_daily("orcl-2003-2005.txt"),
+        _sweep,
+    )
+)

@@ -1,0 +1,90 @@
+"""Scenarios validated against VectorBT (`Portfolio.from_signals` / `from_orders`)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+from validation import datasets, signals
+from validation.common import RunResult
+from validation.peers import vectorbt_runs as vbr
+from validation.registry import Scenario, register
+
+__all__ = ["monthly_equal_weight", "rebalance_bars"]
+
+
+def rebalance_bars() -> pl.DataFrame:
+    """120 S&P 500 stocks, daily 2017, no signal columns."""
+    return datasets.sp500_2017(120)
+
+
+def monthly_equal_weight(bars: pl.DataFrame) -> pd.DataFrame:
+    """Target weights: 1/N of equity in every stock on each month's first session, else NaN."""
+    close = vbr.wide(bars, "close")
+    first = ~close.index.to_period("M").duplicated()
+    w = pd.DataFrame(np.nan, index=close.index, columns=close.columns)
+    w.loc[first, :] = 1.0 / close.shape[1]
+    return w
+
+
+def _rebalance(bars: pl.DataFrame) -> RunResult:
+    return vbr.run_vbt_orders(
+        bars,
+        monthly_equal_weight(bars),
+        size_type="targetpercent",
+        group_by=True,
+        cash_sharing=True,
+        call_seq="auto",
+        fees=0.001,
+        init_cash=1_000_000.0,
+    )
+
+
+register(
+    Scenario(
+        "vbt_signals_fees_slippage",
+        "vectorbt",
+        "market orders at next open, percentage commissions and percentage slippage",
+        "GOOG daily; from_signals on SMA(10)/SMA(30) crosses shifted one bar, price=open, 100"
+        " shares, fees 0.1%, slippage 0.05%.",
+        lambda: signals.sma_cross(datasets.backtesting_py("GOOG"), 10, 30),
+        partial(vbr.run_vbt_signals, size=100.0, fees=0.001, slippage=0.0005),
+    )
+)
+register(
+    Scenario(
+        "vbt_same_bar_close",
+        "vectorbt",
+        "market orders at same-bar close",
+        "ORCL daily 2003-2005; from_signals at the signal bar's close (vectorbt's default), 100"
+        " shares, fixed fee $1 per order.",
+        lambda: signals.sma_cross(datasets.backtrader_daily("orcl-2003-2005.txt"), 10, 30),
+        partial(vbr.run_vbt_signals, next_open=False, size=100.0, fixed_fees=1.0),
+    )
+)
+register(
+    Scenario(
+        "vbt_crypto_fractional",
+        "vectorbt",
+        "fractional crypto quantities, one-minute bars",
+        "FTX BTC-PERP first 10,000 one-minute bars; 0.05 BTC per entry at the next open, fees"
+        " 0.05%.",
+        lambda: signals.sma_cross(datasets.crypto_minute(), 10, 30),
+        partial(vbr.run_vbt_signals, size=0.05, fees=0.0005, freq="1min"),
+    )
+)
+register(
+    Scenario(
+        "vbt_rebalance_120",
+        "vectorbt",
+        "rebalance of >= 100 stocks",
+        "120 S&P 500 stocks, 2017; equal weight (1/120) at each month's first close,"
+        " targetpercent orders, shared cash, sells before buys (call_seq='auto'), fees 0.1%,"
+        " fractional shares, $1,000,000.",
+        rebalance_bars,
+        _rebalance,
+    )
+)
