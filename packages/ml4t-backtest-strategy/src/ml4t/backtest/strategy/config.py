@@ -13,6 +13,7 @@ A config round-trips through dict, TOML and YAML without loss::
 from __future__ import annotations
 
 import importlib
+import math
 import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
@@ -32,6 +33,11 @@ __all__ = [
     "BacktestConfig",
     "CashShortfallPolicy",
     "CommissionSpec",
+    "CryptoCommissionSpec",
+    "FuturesCommissionSpec",
+    "LinearImpactSpec",
+    "SpreadSlippageSpec",
+    "TieredCommissionSpec",
     "FillTiming",
     "FixedBpsSlippageSpec",
     "FixedCommissionSpec",
@@ -77,12 +83,11 @@ class FillTiming(StrEnum):
 class IntrabarPolicy(StrEnum):
     """Assumed path of the price inside a bar when a stop and a limit could both trigger.
 
-    ``PESSIMISTIC`` takes the outcome worse for the trader, ``OPTIMISTIC`` the better one,
-    ``OHLC`` assumes open -> high -> low -> close and ``OLHC`` open -> low -> high -> close.
+    ``PESSIMISTIC`` takes the outcome worse for the trader, ``OHLC`` assumes
+    open -> high -> low -> close and ``OLHC`` open -> low -> high -> close.
     """
 
     PESSIMISTIC = "pessimistic"
-    OPTIMISTIC = "optimistic"
     OHLC = "ohlc"
     OLHC = "olhc"
 
@@ -124,59 +129,145 @@ class _Spec(BaseModel):
 
 
 # --------------------------------------------------------------------------------- commissions
+# Each spec's `build()` returns the execution package's model object; the import is local so
+# that a config can be read and written without loading the execution layer.
+
+
+def _inf(value: float | None) -> float:
+    return math.inf if value is None else value
 
 
 class NoCommissionSpec(_Spec):
-    """No commission.
+    """No commission (`NoCommission`).
 
     Example:
-        >>> NoCommissionSpec().kind
-        'none'
+        >>> NoCommissionSpec().build().commission(100, 10.0)
+        0.0
     """
 
     kind: Literal["none"] = "none"
 
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.commission import NoCommission  # noqa: PLC0415
+
+        return NoCommission()
+
 
 class PerShareCommissionSpec(_Spec):
-    """Commission per share with a minimum per fill: ``max(|q| * per_share, minimum)``.
+    """Per-share commission (`PerShareCommission`).
+
+    Formula: ``min(max(|q| * per_share, minimum), maximum, max_fraction * |q| * price)``;
+    None for a cap means no cap.
 
     Example:
-        >>> PerShareCommissionSpec(per_share=0.005, minimum=1.0).per_share
-        0.005
+        >>> PerShareCommissionSpec(per_share=0.005, minimum=1.0).build().commission(1000, 50.0)
+        5.0
     """
 
     kind: Literal["per_share"] = "per_share"
     per_share: float = Field(default=DEFAULT_PER_SHARE, ge=0.0, allow_inf_nan=False)
     minimum: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    maximum: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    max_fraction: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.commission import PerShareCommission  # noqa: PLC0415
+
+        return PerShareCommission(
+            self.per_share,
+            minimum=self.minimum,
+            maximum=_inf(self.maximum),
+            max_fraction=_inf(self.max_fraction),
+        )
 
 
 class PercentCommissionSpec(_Spec):
-    """Commission as a fraction of notional: ``max(|q| * price * rate, minimum)``.
+    """Commission as a fraction of notional (`PercentageCommission`).
 
     Example:
-        >>> PercentCommissionSpec(rate=0.001).rate
-        0.001
+        >>> PercentCommissionSpec(rate=0.001).build().commission(100, 50.0)
+        5.0
     """
 
     kind: Literal["percent"] = "percent"
     rate: float = Field(default=0.001, ge=0.0, le=1.0, allow_inf_nan=False)
     minimum: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
 
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.commission import PercentageCommission  # noqa: PLC0415
+
+        return PercentageCommission(rate=self.rate, minimum=self.minimum)
+
 
 class FixedCommissionSpec(_Spec):
-    """A fixed amount per fill.
+    """A fixed amount per fill (`PerTradeCommission`).
 
     Example:
-        >>> FixedCommissionSpec(amount=5.0).amount
+        >>> FixedCommissionSpec(amount=5.0).build().commission(1, 10.0)
         5.0
     """
 
     kind: Literal["fixed"] = "fixed"
     amount: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
 
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.commission import PerTradeCommission  # noqa: PLC0415
+
+        return PerTradeCommission(amount=self.amount)
+
+
+class TieredCommissionSpec(_Spec):
+    """Interactive Brokers' tiered US equity schedule (`TieredCommission`)."""
+
+    kind: Literal["ib_tiered"] = "ib_tiered"
+
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.commission import TieredCommission  # noqa: PLC0415
+
+        return TieredCommission.interactive_brokers_us_equity()
+
+
+class FuturesCommissionSpec(_Spec):
+    """Per-contract futures commission (`FuturesCommission`)."""
+
+    kind: Literal["futures"] = "futures"
+    per_contract: float = Field(default=0.85, ge=0.0, allow_inf_nan=False)
+    exchange_fee: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.commission import FuturesCommission  # noqa: PLC0415
+
+        return FuturesCommission(per_contract=self.per_contract, exchange_fee=self.exchange_fee)
+
+
+class CryptoCommissionSpec(_Spec):
+    """Maker/taker crypto fees in basis points (`CryptoCommission`)."""
+
+    kind: Literal["crypto"] = "crypto"
+    maker_bps: float = Field(default=10.0, ge=0.0, allow_inf_nan=False)
+    taker_bps: float = Field(default=10.0, ge=0.0, allow_inf_nan=False)
+
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.commission import CryptoCommission  # noqa: PLC0415
+
+        return CryptoCommission(maker_bps=self.maker_bps, taker_bps=self.taker_bps)
+
 
 CommissionSpec = Annotated[
-    NoCommissionSpec | PerShareCommissionSpec | PercentCommissionSpec | FixedCommissionSpec,
+    NoCommissionSpec
+    | PerShareCommissionSpec
+    | PercentCommissionSpec
+    | FixedCommissionSpec
+    | TieredCommissionSpec
+    | FuturesCommissionSpec
+    | CryptoCommissionSpec,
     Field(discriminator="kind"),
 ]
 
@@ -184,39 +275,82 @@ CommissionSpec = Annotated[
 
 
 class NoSlippageSpec(_Spec):
-    """Fill at the reference price."""
+    """Fill at the reference price (`NoSlippage`)."""
 
     kind: Literal["none"] = "none"
 
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.slippage import NoSlippage  # noqa: PLC0415
+
+        return NoSlippage()
+
 
 class FixedBpsSlippageSpec(_Spec):
-    """Move the fill price against the trader by `bps` basis points.
+    """Move the fill price against the trader by `bps` basis points (`PercentageSlippage`).
 
     Example:
-        >>> FixedBpsSlippageSpec(bps=5.0).bps
-        5.0
+        >>> FixedBpsSlippageSpec(bps=5.0).build().slippage(100.0, 10)
+        0.05
     """
 
     kind: Literal["fixed_bps"] = "fixed_bps"
     bps: float = Field(default=DEFAULT_SLIPPAGE_BPS, ge=0.0, allow_inf_nan=False)
 
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.slippage import PercentageSlippage  # noqa: PLC0415
+
+        return PercentageSlippage(rate=self.bps * 1e-4)
+
 
 class FixedSlippageSpec(_Spec):
-    """Move the fill price against the trader by a fixed `amount` per unit."""
+    """Move the fill price against the trader by `per_unit` price units (`FixedSlippage`)."""
 
     kind: Literal["fixed"] = "fixed"
-    amount: float = Field(default=0.01, ge=0.0, allow_inf_nan=False)
+    per_unit: float = Field(default=0.01, ge=0.0, allow_inf_nan=False)
+
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.slippage import FixedSlippage  # noqa: PLC0415
+
+        return FixedSlippage(per_unit=self.per_unit)
 
 
 class VolumeShareSlippageSpec(_Spec):
-    """Slippage growing with the share of bar volume taken: ``price_impact * share**2``."""
+    """Slippage growing with the share of bar volume taken (`VolumeShareSlippage`)."""
 
     kind: Literal["volume_share"] = "volume_share"
     price_impact: float = Field(default=0.1, ge=0.0, allow_inf_nan=False)
+    volume_limit: float = Field(default=0.025, gt=0.0, le=1.0, allow_inf_nan=False)
+
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.slippage import VolumeShareSlippage  # noqa: PLC0415
+
+        return VolumeShareSlippage(price_impact=self.price_impact, volume_limit=self.volume_limit)
+
+
+class SpreadSlippageSpec(_Spec):
+    """Pay half a quoted spread (absolute and/or in bps) per unit (`SpreadSlippage`)."""
+
+    kind: Literal["spread"] = "spread"
+    spread: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+    spread_bps: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
+
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.slippage import SpreadSlippage  # noqa: PLC0415
+
+        return SpreadSlippage(spread=self.spread, spread_bps=self.spread_bps)
 
 
 SlippageSpec = Annotated[
-    NoSlippageSpec | FixedBpsSlippageSpec | FixedSlippageSpec | VolumeShareSlippageSpec,
+    NoSlippageSpec
+    | FixedBpsSlippageSpec
+    | FixedSlippageSpec
+    | VolumeShareSlippageSpec
+    | SpreadSlippageSpec,
     Field(discriminator="kind"),
 ]
 
@@ -224,20 +358,52 @@ SlippageSpec = Annotated[
 
 
 class NoImpactSpec(_Spec):
-    """No market impact."""
+    """No market impact (`NoImpact`)."""
 
     kind: Literal["none"] = "none"
 
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.impact import NoImpact  # noqa: PLC0415
+
+        return NoImpact()
+
+
+class LinearImpactSpec(_Spec):
+    """Impact linear in the share of volume taken (`LinearImpact`)."""
+
+    kind: Literal["linear"] = "linear"
+    coefficient: float = Field(default=0.1, ge=0.0, allow_inf_nan=False)
+    permanent_fraction: float = Field(default=0.0, ge=0.0, le=1.0, allow_inf_nan=False)
+
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.impact import LinearImpact  # noqa: PLC0415
+
+        return LinearImpact(
+            coefficient=self.coefficient, permanent_fraction=self.permanent_fraction
+        )
+
 
 class SquareRootImpactSpec(_Spec):
-    """Square-root impact: ``eta * sigma * sqrt(|q| / volume)`` as a fraction of price."""
+    """Square-root impact in participation (`SquareRootImpact`)."""
 
     kind: Literal["square_root"] = "square_root"
-    eta: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
-    sigma: float = Field(default=0.02, ge=0.0, allow_inf_nan=False)
+    coefficient: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
+    permanent_fraction: float = Field(default=0.0, ge=0.0, le=1.0, allow_inf_nan=False)
+
+    def build(self) -> Any:
+        """Return the execution model."""
+        from ml4t.backtest.execution.impact import SquareRootImpact  # noqa: PLC0415
+
+        return SquareRootImpact(
+            coefficient=self.coefficient, permanent_fraction=self.permanent_fraction
+        )
 
 
-ImpactSpec = Annotated[NoImpactSpec | SquareRootImpactSpec, Field(discriminator="kind")]
+ImpactSpec = Annotated[
+    NoImpactSpec | LinearImpactSpec | SquareRootImpactSpec, Field(discriminator="kind")
+]
 
 # ------------------------------------------------------------------------ account and sizing
 
