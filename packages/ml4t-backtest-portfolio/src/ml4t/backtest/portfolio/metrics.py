@@ -1,0 +1,569 @@
+r"""Performance metrics with documented formulas (numpy cores, polars in and out).
+
+Notation: ``r_t`` are simple per-bar returns (``t = 1..N``, NaN rows dropped), ``P`` the
+number of bars per year (see `infer_periods_per_year`), ``b_t`` benchmark returns, ``std``
+the sample standard deviation (``ddof=1``). The return/risk definitions follow empyrical
+(Quantopian), and the test suite cross-checks them against ``empyrical-reloaded`` on real data:
+
+=====================  ===========================================================================
+metric                 formula
+=====================  ===========================================================================
+total_return           ``prod(1 + r_t) - 1``
+cagr                   ``(1 + total_return) ** (P / N) - 1``
+volatility             ``std(r) * sqrt(P)``
+sharpe_ratio           ``mean(r - rf) / std(r - rf) * sqrt(P)``; ``rf`` per bar
+downside_deviation     ``sqrt(mean(min(r - T, 0) ** 2)) * sqrt(P)``  (mean over *all* N bars)
+sortino_ratio          ``mean(r - T) * P / downside_deviation``; ``T`` required return per bar
+max_drawdown           ``min_t (V_t / max_{s<=t} V_s - 1)``, ``V_t = prod_{s<=t}(1 + r_s)``
+max_drawdown_duration  longest run of bars with ``V_t`` below its running peak (peak to recovery)
+calmar_ratio           ``cagr / |max_drawdown|``
+omega_ratio            ``sum(max(x,0)) / sum(max(-x,0))``, ``x = r - rf - ((1+L)**(1/P) - 1)``
+tail_ratio             ``|q95(r)| / |q5(r)|`` (numpy linear percentiles)
+value_at_risk          ``q_c(r)`` (historical, linear percentile at ``c`` = 5%)
+conditional_var        mean of the ``floor((N-1)*c) + 1`` lowest returns
+beta                   ``cov(r, b) / var(b)`` (population moments)
+alpha                  ``(1 + mean(r - rf - beta*(b - rf))) ** P - 1``
+information_ratio      ``mean(r - b) / std(r - b) * sqrt(P)``
+=====================  ===========================================================================
+
+Differences from empyrical, tested both ways: empyrical's ``excess_sharpe`` is the
+information ratio *not* annualised (``information_ratio / sqrt(P)``); the semi-deviation
+variant of Sortino (``downside_deviation`` averaged over the losing bars only) is available
+with ``semi=True``.
+
+Portfolio and trade statistics:
+
+=====================  ===========================================================================
+turnover               ``mean_t(traded_notional_t / (2 * equity_t)) * P``  (one-way, annualised)
+exposure               ``mean_t(gross_exposure_t / equity_t)``
+time_in_market         share of bars with non-zero gross exposure
+win_rate               ``#(net_pnl > 0) / #trades``
+profit_factor          ``sum(net_pnl > 0) / |sum(net_pnl < 0)|``
+expectancy             ``mean(net_pnl)`` (currency per trade)
+payoff_ratio           ``mean(winning net_pnl) / |mean(losing net_pnl)|``
+=====================  ===========================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TypeAlias
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from ml4t.backtest.core.errors import ConfigError
+from ml4t.backtest.core.types import NS_PER_DAY
+from ml4t.backtest.portfolio._frames import to_ns
+
+__all__ = [
+    "ArrayLike",
+    "infer_periods_per_year",
+    "total_return",
+    "cagr",
+    "volatility",
+    "sharpe_ratio",
+    "downside_deviation",
+    "sortino_ratio",
+    "drawdown_series",
+    "max_drawdown",
+    "max_drawdown_duration",
+    "calmar_ratio",
+    "omega_ratio",
+    "tail_ratio",
+    "value_at_risk",
+    "conditional_value_at_risk",
+    "beta",
+    "alpha",
+    "information_ratio",
+    "turnover",
+    "exposure",
+    "time_in_market",
+    "win_rate",
+    "profit_factor",
+    "expectancy",
+    "payoff_ratio",
+    "compute_metrics",
+    "TRADING_DAYS_PER_YEAR",
+    "CALENDAR_DAYS_PER_YEAR",
+]
+
+ArrayLike: TypeAlias = npt.ArrayLike | pl.Series
+TRADING_DAYS_PER_YEAR = 252  # sessions per year of an exchange calendar (no weekends)
+CALENDAR_DAYS_PER_YEAR = 365  # for data with weekend bars (24/7 markets)
+_HOUR = 3_600_000_000_000
+
+
+def _clean(values: ArrayLike) -> npt.NDArray[np.float64]:
+    arr = values.to_numpy() if isinstance(values, pl.Series) else np.asarray(values)
+    arr = np.asarray(arr, dtype=np.float64).reshape(-1)
+    return arr[~np.isnan(arr)]
+
+
+def _pair(returns: ArrayLike, benchmark: ArrayLike) -> tuple[npt.NDArray[np.float64], ...]:
+    r = np.asarray(returns.to_numpy() if isinstance(returns, pl.Series) else returns, float)
+    b = np.asarray(benchmark.to_numpy() if isinstance(benchmark, pl.Series) else benchmark, float)
+    if r.shape != b.shape:
+        raise ConfigError(
+            f"returns ({r.shape}) and benchmark ({b.shape}) must be aligned and of equal length"
+        )
+    keep = ~(np.isnan(r) | np.isnan(b))
+    return r[keep], b[keep]
+
+
+def infer_periods_per_year(timestamps: ArrayLike) -> float:
+    """Infer bars per year from bar spacing.
+
+    Rules (``d`` = median spacing; ``D`` = 365 days if any bar falls on a Saturday or
+    Sunday in UTC — a 24/7 market — else 252 trading days)::
+
+        d < 20 h          -> D * median number of bars per calendar day (intraday)
+        20 h <= d <= 4 d  -> D                                              (daily)
+        5 d <= d <= 8 d   -> 52       25 d <= d <= 35 d -> 12               (weekly, monthly)
+        80 d <= d <= 100 d -> 4       350 d <= d <= 380 d -> 1              (quarterly, yearly)
+        otherwise         -> 365.25 days / d
+
+    E.g. US equity minute bars (390 per session) give ``252 * 390 = 98280``; hourly crypto
+    bars give ``365 * 24 = 8760``.
+
+    Args:
+        timestamps: Int ns UTC (or a Datetime/Date polars Series), sorted, >= 2 values.
+
+    Example:
+        >>> import datetime as dt
+        >>> days = pl.date_range(dt.date(2024, 1, 1), dt.date(2024, 3, 1), eager=True)
+        >>> infer_periods_per_year(days.filter(days.dt.weekday() <= 5))
+        252.0
+        >>> infer_periods_per_year(days)
+        365.0
+    """
+    if isinstance(timestamps, pl.Series):
+        t = to_ns(timestamps).to_numpy().astype(np.int64)
+    else:
+        t = np.asarray(timestamps, dtype=np.int64)
+    if t.size < 2:
+        raise ConfigError(
+            f"cannot infer bars per year from {t.size} timestamp(s); pass periods_per_year"
+        )
+    spacing = float(np.median(np.diff(t)))
+    days = t // NS_PER_DAY
+    weekend = bool(np.any((days + 3) % 7 >= 5))  # 1970-01-01 was a Thursday
+    per_year = float(CALENDAR_DAYS_PER_YEAR if weekend else TRADING_DAYS_PER_YEAR)
+    d = spacing / NS_PER_DAY
+    if spacing < 20 * _HOUR:
+        _, counts = np.unique(days, return_counts=True)
+        return per_year * float(np.median(counts))
+    for low, high, value in (
+        (20 / 24, 4.0, per_year),
+        (5.0, 8.0, 52.0),
+        (25.0, 35.0, 12.0),
+        (80.0, 100.0, 4.0),
+        (350.0, 380.0, 1.0),
+    ):
+        if low <= d <= high:
+            return value
+    return 365.25 / d
+
+
+def total_return(returns: ArrayLike) -> float:
+    """Return ``prod(1 + r) - 1``.
+
+    Example:
+        >>> round(total_return([0.1, -0.1]), 12)
+        -0.01
+    """
+    r = _clean(returns)
+    return float(np.prod(1.0 + r) - 1.0) if r.size else math.nan
+
+
+def cagr(returns: ArrayLike, periods_per_year: float) -> float:
+    """Return the compound annual growth rate ``(1 + total) ** (P / N) - 1``.
+
+    Example:
+        >>> round(cagr([0.01] * 12, 12), 10)
+        0.1268250301
+    """
+    r = _clean(returns)
+    if r.size == 0:
+        return math.nan
+    return float((1.0 + total_return(r)) ** (periods_per_year / r.size) - 1.0)
+
+
+def volatility(returns: ArrayLike, periods_per_year: float) -> float:
+    """Return ``std(r, ddof=1) * sqrt(P)``.
+
+    Example:
+        >>> round(volatility([0.01, -0.01], 252), 6)
+        0.224499
+    """
+    r = _clean(returns)
+    if r.size < 2:
+        return math.nan
+    return float(np.std(r, ddof=1) * math.sqrt(periods_per_year))
+
+
+def sharpe_ratio(returns: ArrayLike, periods_per_year: float, risk_free: float = 0.0) -> float:
+    """Return ``mean(r - rf) / std(r - rf, ddof=1) * sqrt(P)`` (`risk_free` per bar).
+
+    Example:
+        >>> round(sharpe_ratio([0.02, 0.0, 0.01], 252), 6)
+        15.874508
+    """
+    r = _clean(returns) - risk_free
+    if r.size < 2:
+        return math.nan
+    sd = float(np.std(r, ddof=1))
+    if sd == 0.0:
+        return math.nan
+    return float(np.mean(r) / sd * math.sqrt(periods_per_year))
+
+
+def downside_deviation(
+    returns: ArrayLike,
+    periods_per_year: float,
+    required_return: float = 0.0,
+    *,
+    semi: bool = False,
+) -> float:
+    """Return the annualised downside deviation below `required_return` (per bar).
+
+    Default (empyrical): ``sqrt(mean over all N of min(r - T, 0)**2) * sqrt(P)``. With
+    ``semi=True`` the mean is over the bars below ``T`` only.
+
+    Example:
+        >>> round(downside_deviation([0.02, -0.01, -0.03, 0.0], 1), 6)
+        0.015811
+        >>> round(downside_deviation([0.02, -0.01, -0.03, 0.0], 1, semi=True), 6)
+        0.022361
+    """
+    r = _clean(returns)
+    if r.size == 0:
+        return math.nan
+    down = np.minimum(r - required_return, 0.0)
+    if semi:
+        down = down[down < 0.0]
+        if down.size == 0:
+            return 0.0
+    return float(np.sqrt(np.mean(down**2)) * math.sqrt(periods_per_year))
+
+
+def sortino_ratio(
+    returns: ArrayLike,
+    periods_per_year: float,
+    required_return: float = 0.0,
+    *,
+    semi: bool = False,
+) -> float:
+    """Return ``mean(r - T) * P / downside_deviation(r, P, T)``.
+
+    Example:
+        >>> round(sortino_ratio([0.02, -0.01, -0.03, 0.0], 1), 6)
+        -0.316228
+    """
+    r = _clean(returns)
+    if r.size < 2:
+        return math.nan
+    dd = downside_deviation(r, periods_per_year, required_return, semi=semi)
+    if dd == 0.0:
+        return math.inf if np.mean(r - required_return) > 0 else math.nan
+    return float(np.mean(r - required_return) * periods_per_year / dd)
+
+
+def drawdown_series(returns: ArrayLike) -> npt.NDArray[np.float64]:
+    """Return ``V_t / max_{s<=t} V_s - 1`` per bar, with ``V_0 = 1`` as the first peak.
+
+    Example:
+        >>> drawdown_series([0.1, -0.5, 1.0]).round(4).tolist()
+        [0.0, -0.5, 0.0]
+    """
+    r = _clean(returns)
+    value = np.concatenate(([1.0], np.cumprod(1.0 + r)))
+    peak = np.maximum.accumulate(value)
+    return (value / peak - 1.0)[1:]
+
+
+def max_drawdown(returns: ArrayLike) -> float:
+    """Return the most negative drawdown (0.0 when the curve never falls).
+
+    Example:
+        >>> max_drawdown([0.1, -0.5, 1.0])
+        -0.5
+    """
+    dd = drawdown_series(returns)
+    return float(dd.min()) if dd.size else math.nan
+
+
+def max_drawdown_duration(returns: ArrayLike) -> int:
+    """Return the longest number of bars spent below a previous peak.
+
+    A drawdown starts on the first bar below the peak and lasts until (excluding) the bar
+    that sets a new peak, or until the last bar if it never recovers.
+
+    Example:
+        >>> max_drawdown_duration([0.1, -0.1, 0.05, 0.2, -0.01])
+        2
+    """
+    under = drawdown_series(returns) < 0.0
+    longest = run = 0
+    for flag in under.tolist():
+        run = run + 1 if flag else 0
+        longest = max(longest, run)
+    return longest
+
+
+def calmar_ratio(returns: ArrayLike, periods_per_year: float) -> float:
+    """Return ``cagr / |max_drawdown|`` (NaN without a drawdown)."""
+    mdd = max_drawdown(returns)
+    if not mdd < 0.0:
+        return math.nan
+    return cagr(returns, periods_per_year) / abs(mdd)
+
+
+def omega_ratio(
+    returns: ArrayLike,
+    periods_per_year: float,
+    *,
+    risk_free: float = 0.0,
+    required_return: float = 0.0,
+) -> float:
+    """Return gains over losses around the per-bar threshold of annual `required_return`.
+
+    Formula::
+
+        x = r - risk_free - ((1 + required_return) ** (1 / P) - 1)
+        omega = sum(x[x > 0]) / -sum(x[x < 0])
+
+    Example:
+        >>> omega_ratio([0.02, -0.01, 0.01], 252)
+        3.0
+    """
+    r = _clean(returns)
+    if r.size < 2 or required_return <= -1.0:
+        return math.nan
+    threshold = (1.0 + required_return) ** (1.0 / periods_per_year) - 1.0
+    x = r - risk_free - threshold
+    losses = -float(x[x < 0.0].sum())
+    return float(x[x > 0.0].sum()) / losses if losses > 0.0 else math.nan
+
+
+def tail_ratio(returns: ArrayLike) -> float:
+    """Return ``|percentile(r, 95)| / |percentile(r, 5)|``."""
+    r = _clean(returns)
+    if r.size == 0:
+        return math.nan
+    return float(abs(np.percentile(r, 95)) / abs(np.percentile(r, 5)))
+
+
+def value_at_risk(returns: ArrayLike, cutoff: float = 0.05) -> float:
+    """Return the historical VaR: the `cutoff` percentile of returns (a negative number).
+
+    Example:
+        >>> value_at_risk([-0.05, -0.02, 0.0, 0.01, 0.03], cutoff=0.25)
+        -0.02
+    """
+    r = _clean(returns)
+    return float(np.percentile(r, 100.0 * cutoff)) if r.size else math.nan
+
+
+def conditional_value_at_risk(returns: ArrayLike, cutoff: float = 0.05) -> float:
+    """Return the mean of the ``floor((N - 1) * cutoff) + 1`` lowest returns.
+
+    Example:
+        >>> conditional_value_at_risk([-0.05, -0.02, 0.0, 0.01, 0.03], cutoff=0.25)
+        -0.035
+    """
+    r = _clean(returns)
+    if r.size == 0:
+        return math.nan
+    k = int((r.size - 1) * cutoff)
+    return float(np.mean(np.partition(r, k)[: k + 1]))
+
+
+def beta(returns: ArrayLike, benchmark: ArrayLike, risk_free: float = 0.0) -> float:
+    """Return ``cov(r - rf, b - rf) / var(b - rf)`` (population moments; NaN pairs dropped)."""
+    r, b = _pair(returns, benchmark)
+    if r.size < 2:
+        return math.nan
+    r = r - risk_free
+    b = b - risk_free
+    centred = b - b.mean()
+    var = float(np.mean(centred**2))
+    if var < 1e-30:
+        return math.nan
+    return float(np.mean(centred * r) / var)
+
+
+def alpha(
+    returns: ArrayLike, benchmark: ArrayLike, periods_per_year: float, risk_free: float = 0.0
+) -> float:
+    """Return the annualised alpha ``(1 + mean(r - rf - beta * (b - rf))) ** P - 1``."""
+    r, b = _pair(returns, benchmark)
+    if r.size < 2:
+        return math.nan
+    bt = beta(r, b, risk_free)
+    series = (r - risk_free) - bt * (b - risk_free)
+    return float((1.0 + np.mean(series)) ** periods_per_year - 1.0)
+
+
+def information_ratio(returns: ArrayLike, benchmark: ArrayLike, periods_per_year: float) -> float:
+    """Return ``mean(r - b) / std(r - b, ddof=1) * sqrt(P)``.
+
+    empyrical's ``excess_sharpe`` equals ``information_ratio(r, b, 1)``.
+    """
+    r, b = _pair(returns, benchmark)
+    active = r - b
+    if active.size < 2:
+        return math.nan
+    sd = float(np.std(active, ddof=1))
+    if sd == 0.0:
+        return math.nan
+    return float(np.mean(active) / sd * math.sqrt(periods_per_year))
+
+
+def turnover(traded_notional: ArrayLike, equity: ArrayLike, periods_per_year: float) -> float:
+    """Return annualised one-way turnover ``mean(traded / (2 * equity)) * P``.
+
+    Example:
+        >>> turnover([2000.0, 0.0], [1000.0, 1000.0], 252)
+        126.0
+    """
+    traded, eq = _pair(traded_notional, equity)
+    ok = eq > 0.0
+    if not ok.any():
+        return math.nan
+    return float(np.mean(traded[ok] / (2.0 * eq[ok])) * periods_per_year)
+
+
+def exposure(gross_exposure: ArrayLike, equity: ArrayLike) -> float:
+    """Return the mean of ``gross_exposure / equity`` over bars with equity > 0."""
+    gross, eq = _pair(gross_exposure, equity)
+    ok = eq > 0.0
+    return float(np.mean(gross[ok] / eq[ok])) if ok.any() else math.nan
+
+
+def time_in_market(gross_exposure: ArrayLike) -> float:
+    """Return the share of bars with a non-zero gross exposure."""
+    g = _clean(gross_exposure)
+    return float(np.mean(g != 0.0)) if g.size else math.nan
+
+
+def win_rate(net_pnl: ArrayLike) -> float:
+    """Return the share of trades with ``net_pnl > 0``.
+
+    Example:
+        >>> win_rate([10.0, -5.0, 0.0, 20.0])
+        0.5
+    """
+    p = _clean(net_pnl)
+    return float(np.mean(p > 0.0)) if p.size else math.nan
+
+
+def profit_factor(net_pnl: ArrayLike) -> float:
+    """Return gross profit over gross loss (inf with no losing trade).
+
+    Example:
+        >>> profit_factor([10.0, -5.0, 0.0, 20.0])
+        6.0
+    """
+    p = _clean(net_pnl)
+    if p.size == 0:
+        return math.nan
+    loss = -float(p[p < 0.0].sum())
+    gain = float(p[p > 0.0].sum())
+    return gain / loss if loss > 0.0 else (math.inf if gain > 0.0 else math.nan)
+
+
+def expectancy(net_pnl: ArrayLike) -> float:
+    """Return the mean net P&L per trade.
+
+    Example:
+        >>> expectancy([10.0, -5.0, 0.0, 20.0])
+        6.25
+    """
+    p = _clean(net_pnl)
+    return float(np.mean(p)) if p.size else math.nan
+
+
+def payoff_ratio(net_pnl: ArrayLike) -> float:
+    """Return the mean winning trade over the absolute mean losing trade.
+
+    Example:
+        >>> payoff_ratio([10.0, -5.0, 0.0, 20.0])
+        3.0
+    """
+    p = _clean(net_pnl)
+    wins = p[p > 0.0]
+    losses = p[p < 0.0]
+    if wins.size == 0 or losses.size == 0:
+        return math.nan
+    return float(np.mean(wins) / abs(np.mean(losses)))
+
+
+def compute_metrics(
+    equity_curve: pl.DataFrame,
+    *,
+    trades: pl.DataFrame | None = None,
+    benchmark_returns: ArrayLike | None = None,
+    periods_per_year: float | None = None,
+    risk_free: float = 0.0,
+    cutoff: float = 0.05,
+) -> dict[str, float]:
+    """Compute every metric of this module from result frames.
+
+    Args:
+        equity_curve: Frame with ``timestamp`` and ``returns`` (or ``equity``); the exposure
+            metrics use ``gross_exposure`` and ``traded_notional`` when present.
+        trades: Trades frame with ``net_pnl`` for the trade statistics.
+        benchmark_returns: Per-bar benchmark returns aligned with the equity curve.
+        periods_per_year: Bars per year; inferred from ``timestamp`` when None.
+        risk_free: Risk-free return per bar.
+        cutoff: Tail probability of VaR and CVaR.
+
+    Returns:
+        Metric name -> value (NaN when undefined).
+    """
+    if periods_per_year is None:
+        periods_per_year = infer_periods_per_year(equity_curve.get_column("timestamp"))
+    ppy = float(periods_per_year)
+    if "returns" in equity_curve.columns:
+        r = equity_curve.get_column("returns").to_numpy().astype(np.float64)
+    else:
+        eq = equity_curve.get_column("equity").to_numpy().astype(np.float64)
+        r = eq[1:] / eq[:-1] - 1.0
+    out: dict[str, float] = {
+        "periods_per_year": ppy,
+        "total_return": total_return(r),
+        "cagr": cagr(r, ppy),
+        "volatility": volatility(r, ppy),
+        "sharpe_ratio": sharpe_ratio(r, ppy, risk_free),
+        "sortino_ratio": sortino_ratio(r, ppy),
+        "max_drawdown": max_drawdown(r),
+        "max_drawdown_duration": float(max_drawdown_duration(r)),
+        "calmar_ratio": calmar_ratio(r, ppy),
+        "omega_ratio": omega_ratio(r, ppy, risk_free=risk_free),
+        "tail_ratio": tail_ratio(r),
+        "value_at_risk": value_at_risk(r, cutoff),
+        "conditional_value_at_risk": conditional_value_at_risk(r, cutoff),
+    }
+    if benchmark_returns is not None:
+        out["beta"] = beta(r, benchmark_returns, risk_free)
+        out["alpha"] = alpha(r, benchmark_returns, ppy, risk_free)
+        out["information_ratio"] = information_ratio(r, benchmark_returns, ppy)
+    cols = equity_curve.columns
+    if "equity" in cols and "gross_exposure" in cols:
+        equity = equity_curve.get_column("equity")
+        gross = equity_curve.get_column("gross_exposure")
+        out["exposure"] = exposure(gross, equity)
+        out["time_in_market"] = time_in_market(gross)
+        if "traded_notional" in cols:
+            traded = equity_curve.get_column("traded_notional")
+            out["turnover"] = turnover(traded, equity, ppy)
+    if trades is not None:
+        pnl = trades.get_column("net_pnl")
+        out["trade_count"] = float(trades.height)
+        out["win_rate"] = win_rate(pnl)
+        out["profit_factor"] = profit_factor(pnl)
+        out["expectancy"] = expectancy(pnl)
+        out["payoff_ratio"] = payoff_ratio(pnl)
+    return out
