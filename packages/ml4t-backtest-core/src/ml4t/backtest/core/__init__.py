@@ -7,6 +7,24 @@ about orders being filled, portfolios or strategies.
 
 from ml4t.backtest.core._version import __version__
 from ml4t.backtest.core.assets import Asset, AssetRegistry, Crypto, Equity, Future, FXPair, Option
+from ml4t.backtest.core.calendars import (
+    Crypto247Calendar,
+    ExchangeCalendar,
+    TradingCalendar,
+    calendar_gaps,
+    get_calendar,
+    missing_sessions,
+    non_session_days,
+)
+from ml4t.backtest.core.clock import Clock, ClockSource, ClockTick
+from ml4t.backtest.core.data import DataFeed
+from ml4t.backtest.core.datasets import (
+    DatasetInfo,
+    dataset_path,
+    list_datasets,
+    load_sample_prices,
+    sample_feed,
+)
 from ml4t.backtest.core.enums import (
     ORDER_TRANSITIONS,
     TERMINAL_ORDER_STATUSES,
@@ -17,6 +35,7 @@ from ml4t.backtest.core.enums import (
     OrderSide,
     OrderStatus,
     OrderType,
+    RoundingMode,
     TimeInForce,
 )
 from ml4t.backtest.core.errors import (
@@ -42,6 +61,19 @@ from ml4t.backtest.core.events import (
     OrderEvent,
     SignalEvent,
 )
+from ml4t.backtest.core.precision import (
+    GRID_EPSILON,
+    is_on_grid,
+    is_on_grid_array,
+    round_limit_price,
+    round_money,
+    round_price,
+    round_prices,
+    round_quantities,
+    round_quantity,
+    round_to_grid,
+    round_to_grid_array,
+)
 from ml4t.backtest.core.types import (
     NS_PER_DAY,
     NS_PER_SECOND,
@@ -66,6 +98,26 @@ __all__ = [
     "FXPair",
     "Future",
     "Option",
+    # calendars
+    "Crypto247Calendar",
+    "ExchangeCalendar",
+    "TradingCalendar",
+    "calendar_gaps",
+    "get_calendar",
+    "missing_sessions",
+    "non_session_days",
+    # clock
+    "Clock",
+    "ClockSource",
+    "ClockTick",
+    # data
+    "DataFeed",
+    # datasets
+    "DatasetInfo",
+    "dataset_path",
+    "list_datasets",
+    "load_sample_prices",
+    "sample_feed",
     # enums
     "ORDER_TRANSITIONS",
     "TERMINAL_ORDER_STATUSES",
@@ -76,6 +128,7 @@ __all__ = [
     "OrderSide",
     "OrderStatus",
     "OrderType",
+    "RoundingMode",
     "TimeInForce",
     # errors
     "BacktestError",
@@ -98,6 +151,18 @@ __all__ = [
     "MarketEvent",
     "OrderEvent",
     "SignalEvent",
+    # precision
+    "GRID_EPSILON",
+    "is_on_grid",
+    "is_on_grid_array",
+    "round_limit_price",
+    "round_money",
+    "round_price",
+    "round_prices",
+    "round_quantities",
+    "round_quantity",
+    "round_to_grid",
+    "round_to_grid_array",
     # types
     "NS_PER_DAY",
     "NS_PER_SECOND",

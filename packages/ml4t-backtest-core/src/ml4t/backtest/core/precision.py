@@ -3,11 +3,16 @@
 Binary floats cannot hold most decimal grid points exactly: ``0.1 + 0.2`` is
 ``0.30000000000000004`` and ``0.3 / 0.01`` is ``29.999999999999996``. A naive
 ``math.floor(value / step)`` therefore lands one grid point too low. Every function here
-first expresses the value in grid units (``value / step``) and treats anything within
-`GRID_EPSILON` grid units of a grid point (or of a half-way point, for `RoundingMode.NEAREST`)
-as lying exactly on it. The tolerance is relative to the grid, not to the value: ``1e-9``
-of a tick is far below any real price difference and far above float noise (about
-``1e-16`` relative) for values up to ~1e6 ticks times 1e6.
+first expresses the value in grid units (``units = value / step``) and treats anything within
+a tolerance of a grid point (or of a half-way point, for `RoundingMode.NEAREST`) as lying
+exactly on it. The tolerance is relative to the grid, not to the value::
+
+    tolerance = GRID_EPSILON + abs(units) * FLOAT_RESOLUTION      (in grid units)
+
+``GRID_EPSILON = 1e-9`` of a step is far below any real price difference and far above the
+float noise of ordinary values; the second term (``FLOAT_RESOLUTION = 1e-15``, about 4.5
+ulp) widens it for values that are very many steps from zero (e.g. 128.16560767 BTC is
+12,816,560,767 satoshis, where one division is already off by ~2e-6 units).
 
 The result is then rebuilt as the float nearest to the decimal grid point (``30 * 0.01``
 becomes ``0.3``, not ``0.30000000000000004``), using the number of decimals in `step`.
@@ -33,6 +38,7 @@ from ml4t.backtest.core.errors import ConfigError
 
 __all__ = [
     "GRID_EPSILON",
+    "FLOAT_RESOLUTION",
     "RoundingMode",
     "step_decimals",
     "round_to_grid",
@@ -49,6 +55,9 @@ __all__ = [
 
 GRID_EPSILON: Final = 1e-9
 """Tolerance in grid units: a value within this many steps of a grid point is on it."""
+
+FLOAT_RESOLUTION: Final = 1e-15
+"""Extra tolerance per grid unit of magnitude, covering float64 division error."""
 
 _MAX_DECIMALS: Final = 15  # beyond this, float64 holds no more decimal digits
 
@@ -86,6 +95,7 @@ def step_decimals(step: float) -> int:
 
 def _grid_units(units: float, mode: RoundingMode, eps: float) -> float:
     # Number of whole steps (as a float) for `units` = value / step, honouring `mode`.
+    eps = eps + abs(units) * FLOAT_RESOLUTION
     nearest = round(units)
     if abs(units - nearest) <= eps:
         return float(nearest)
@@ -116,7 +126,7 @@ def round_to_grid(
         value: Any finite number (NaN and inf are returned unchanged).
         step: Grid spacing, finite and > 0.
         mode: Direction of rounding; `RoundingMode.NEAREST` sends exact ties away from zero.
-        eps: Tolerance in grid units (see `GRID_EPSILON`).
+        eps: Base tolerance in grid units (see `GRID_EPSILON`; widened for large values).
 
     Returns:
         The grid point, as the float nearest to its decimal value.
@@ -223,7 +233,7 @@ def is_on_grid(value: float, step: float, *, eps: float = GRID_EPSILON) -> bool:
     if not math.isfinite(value):
         return False
     units = value / step
-    return abs(units - round(units)) <= eps
+    return abs(units - round(units)) <= eps + abs(units) * FLOAT_RESOLUTION
 
 
 def round_money(
@@ -276,11 +286,12 @@ def round_to_grid_array(
     _check_step(step)
     arr = np.asarray(values, dtype=np.float64)
     units = arr / step
+    tol = eps + np.abs(units) * FLOAT_RESOLUTION
     nearest = np.round(units)
-    on_grid = np.abs(units - nearest) <= eps
+    on_grid = np.abs(units - nearest) <= tol
     if mode is RoundingMode.NEAREST:
         lower = np.floor(units)
-        tie = np.abs(units - (lower + 0.5)) <= eps
+        tie = np.abs(units - (lower + 0.5)) <= tol
         away = np.where(units > 0, lower + 1.0, lower)
         k = np.where(tie, away, np.floor(units + 0.5))
     elif mode is RoundingMode.DOWN:
@@ -342,5 +353,5 @@ def is_on_grid_array(
     arr = np.asarray(values, dtype=np.float64)
     with np.errstate(invalid="ignore"):
         units = arr / step
-        result = np.abs(units - np.round(units)) <= eps
+        result = np.abs(units - np.round(units)) <= eps + np.abs(units) * FLOAT_RESOLUTION
     return np.asarray(result & np.isfinite(arr), dtype=np.bool_)
