@@ -42,11 +42,13 @@ class TestBuild:
         assert feed.assets == ("AAA", "BBB")
         assert feed.asset_index == {"AAA": 0, "BBB": 1}
         assert feed.close[:, 0].tolist() == [10.2, 11.2, 12.2]
-        assert feed.close[0, 1] == 20.2 and math.isnan(feed.close[1, 1])
+        assert feed.close[0, 1] == 20.2
+        assert math.isnan(feed.close[1, 1])
         assert feed.volume[2].tolist() == [120.0, 210.0]
         assert feed.has_bar.tolist() == [[True, True], [True, False], [True, True]]
         for arr in (feed.open, feed.high, feed.low, feed.close, feed.volume):
-            assert arr.dtype == np.float64 and arr.flags.c_contiguous
+            assert arr.dtype == np.float64
+            assert arr.flags.c_contiguous
             assert not arr.flags.writeable
 
     def test_counts_start_end_and_nbytes(self) -> None:
@@ -123,7 +125,7 @@ class TestTimestamps:
         assert DataFeed.from_polars(df).timestamps.tolist() == [T1, T2, T3]
 
     def test_text_mixing_offsets_and_naive_raises_timezone_mismatch(self) -> None:
-        texts = ["2024-01-02T00:00:00+00:00", "2024-01-02T00:00:00+00:00"] + ["2024-01-03T00:00:00"]
+        texts = ["2024-01-02T00:00:00+00:00", "2024-01-02T00:00:00+00:00", "2024-01-03T00:00:00"]
         texts += ["2024-01-04T00:00:00+00:00"] * 2
         with pytest.raises(DataValidationError) as info:
             DataFeed.from_polars(prices(timestamp=texts))
@@ -174,7 +176,8 @@ class TestChecks:
         err = self.check(prices().drop("volume"))
         assert err.check == "missing_columns"
         assert err.column == "volume"
-        assert "['volume'] not in" in str(err) and "rename your columns" in str(err)
+        assert "['volume'] not in" in str(err)
+        assert "rename your columns" in str(err)
 
     def test_missing_asset_column_without_asset_name(self) -> None:
         err = self.check(prices().drop("asset"))
@@ -256,7 +259,8 @@ class TestChecks:
         )
         err = self.check(df)
         assert err.rows == tuple(range(10))
-        assert "20 row(s)" in str(err) and "(and 15 more)" in str(err)
+        assert "20 row(s)" in str(err)
+        assert "(and 15 more)" in str(err)
 
 
 class TestRepair:
@@ -266,7 +270,8 @@ class TestRepair:
 
     def test_clean_frame_gives_empty_report(self) -> None:
         feed = DataFeed.from_polars(prices(), repair="drop")
-        assert feed.repair_report is not None and feed.repair_report.height == 0
+        assert feed.repair_report is not None
+        assert feed.repair_report.height == 0
         assert DataFeed.from_polars(prices()).repair_report is None
 
     def test_fix_sorts_deduplicates_keeping_last_and_clips(self) -> None:
@@ -323,7 +328,8 @@ class TestSignalsAndContext:
         feed = DataFeed.from_polars(prices(), signals=sig)
         pred = feed.signals["pred"]
         # AAA's value stamped Jan 2 12:00 is visible from the Jan 3 bar on
-        assert math.isnan(pred[0, 0]) and pred[1:, 0].tolist() == [0.5, 0.5]
+        assert math.isnan(pred[0, 0])
+        assert pred[1:, 0].tolist() == [0.5, 0.5]
         # BBB's value stamped Jan 1 is visible from the first bar and carried forward
         assert pred[:, 1].tolist() == [-0.2, -0.2, -0.2]
 
@@ -337,7 +343,8 @@ class TestSignalsAndContext:
         sig = pl.DataFrame({"timestamp": [D1], "asset": ["AAA"], "pred": [1.0]})
         feed = DataFeed.from_polars(prices(), signals=sig, signal_mode="exact")
         col = feed.signals["pred"][:, 0]
-        assert col[0] == 1.0 and np.isnan(col[1:]).all()
+        assert col[0] == 1.0
+        assert np.isnan(col[1:]).all()
 
     def test_explicit_nan_signal_overrides_the_previous_value(self) -> None:
         sig = pl.DataFrame(
@@ -345,7 +352,9 @@ class TestSignalsAndContext:
         )
         feed = DataFeed.from_polars(prices(), signals=sig)
         col = feed.signals["pred"][:, 0]
-        assert col[0] == 1.0 and np.isnan(col[1]) and np.isnan(col[2])
+        assert col[0] == 1.0
+        assert np.isnan(col[1])
+        assert np.isnan(col[2])
 
     def test_two_signal_rows_before_one_bar_keep_the_later(self) -> None:
         sig = pl.DataFrame(
@@ -450,7 +459,8 @@ class TestDerived:
         feed = DataFeed.from_polars(prices(), context=ctx, repair="fix")
         clone = pickle.loads(pickle.dumps(feed))
         assert clone.fingerprint() == feed.fingerprint()
-        assert clone.assets == feed.assets and clone.asset_index == feed.asset_index
+        assert clone.assets == feed.assets
+        assert clone.asset_index == feed.asset_index
         assert not clone.close.flags.writeable
         assert not clone.context["vix"].flags.writeable
         assert clone.repair_report is not None
