@@ -1,0 +1,213 @@
+"""Private glue between the engine and the execution/portfolio layers.
+
+Everything the engine needs to know about `SimulationBroker`, `Order` and `Portfolio`
+construction lives here, so that a change in those layers' surfaces is a change in one file.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ml4t.backtest.core.enums import CorporateActionType, OrderSide, OrderStatus, OrderType
+from ml4t.backtest.core.enums import TimeInForce as Tif
+from ml4t.backtest.core.errors import ConfigError
+from ml4t.backtest.core.events import CorporateActionEvent
+from ml4t.backtest.execution.orders import Order, bracket_order, link_oto
+from ml4t.backtest.portfolio import metrics as pf_metrics
+from ml4t.backtest.portfolio.accounts import CashAccount, RegTMargin
+from ml4t.backtest.portfolio.portfolio import Portfolio
+from ml4t.backtest.strategy.config import (
+    AccountPolicy,
+    BacktestConfig,
+    CashShortfallPolicy,
+    FillTiming,
+    IntrabarPolicy,
+)
+
+__all__ = [
+    "build_bracket",
+    "build_close_order",
+    "build_order",
+    "compute_metrics",
+    "corporate_action_to_broker",
+    "make_broker",
+    "make_portfolio",
+    "reject_local",
+]
+
+_NAN = math.nan
+
+
+def make_portfolio(config: BacktestConfig, feed: Any) -> Portfolio:
+    """Build the run's `Portfolio` from the config's account settings."""
+    acct = config.account
+    if acct.policy is AccountPolicy.CASH:
+        if acct.allow_short:
+            raise ConfigError(
+                "account.allow_short=True needs account.policy='margin'; a cash account "
+                "cannot sell short"
+            )
+        policy: Any = CashAccount()
+    else:
+        policy = RegTMargin(initial=acct.initial_margin, maintenance=acct.maintenance_margin)
+    return Portfolio(
+        feed.assets,
+        feed.registry,
+        initial_cash=config.initial_cash,
+        base_currency=config.base_currency,
+        account=policy,
+    )
+
+
+def make_broker(config: BacktestConfig, feed: Any, portfolio: Portfolio) -> Any:
+    """Build the run's `SimulationBroker` with the config's cost and fill settings."""
+    from ml4t.backtest.execution.broker import SimulationBroker  # noqa: PLC0415
+    from ml4t.backtest.execution.fills import FillTiming as BrokerTiming  # noqa: PLC0415
+    from ml4t.backtest.execution.fills import FundsPolicy  # noqa: PLC0415
+    from ml4t.backtest.execution.fills import IntrabarPolicy as BrokerIntrabar  # noqa: PLC0415
+
+    timing = {
+        FillTiming.NEXT_OPEN: BrokerTiming.NEXT_BAR_OPEN,
+        FillTiming.SAME_CLOSE: BrokerTiming.SAME_BAR_CLOSE,
+        FillTiming.NEXT_CLOSE: BrokerTiming.NEXT_BAR_CLOSE,
+    }[config.fill_timing]
+    intrabar = {
+        IntrabarPolicy.PESSIMISTIC: BrokerIntrabar.WORST_CASE,
+        IntrabarPolicy.OHLC: BrokerIntrabar.OHLC,
+        IntrabarPolicy.OLHC: BrokerIntrabar.OLHC,
+    }[config.intrabar_policy]
+    funds = (
+        FundsPolicy.RESIZE
+        if config.cash_shortfall is CashShortfallPolicy.RESIZE
+        else FundsPolicy.REJECT
+    )
+    account = None if config.cash_shortfall is CashShortfallPolicy.ALLOW_NEGATIVE else portfolio
+    return SimulationBroker(
+        feed.assets,
+        feed.registry,
+        fill_timing=timing,
+        commission=config.commission.build(),
+        slippage=config.slippage.build(),
+        impact=config.impact.build(),
+        volume_limit=config.volume_limit,
+        intrabar_policy=intrabar,
+        exit_first=config.exit_first,
+        account=account,
+        funds_policy=funds,
+    )
+
+
+def build_order(
+    asset: str,
+    quantity: float,
+    *,
+    order_type: OrderType = OrderType.MARKET,
+    limit_price: float | None = None,
+    stop_price: float | None = None,
+    trail: float | None = None,
+    time_in_force: Tif = Tif.GTC,
+    tag: str = "",
+) -> Order:
+    """Build an unsubmitted `Order` for a signed quantity.
+
+    `trail` below 1 is a fraction of the price (0.05 = 5%), otherwise a price distance.
+    """
+    side = OrderSide.BUY if quantity > 0 else OrderSide.SELL
+    trail_amount = _NAN
+    trail_percent = _NAN
+    if trail is not None:
+        if 0.0 < trail < 1.0:
+            trail_percent = trail
+        else:
+            trail_amount = trail
+    return Order(
+        asset,
+        side,
+        abs(quantity),
+        order_type,
+        limit_price=_NAN if limit_price is None else limit_price,
+        stop_price=_NAN if stop_price is None else stop_price,
+        trail_amount=trail_amount,
+        trail_percent=trail_percent,
+        time_in_force=time_in_force,
+        tag=tag,
+    )
+
+
+def build_close_order(asset: str, quantity: float, tag: str) -> Order:
+    """Build a market-on-close order for a signed quantity (used at the end of a run)."""
+    side = OrderSide.BUY if quantity > 0 else OrderSide.SELL
+    return Order.market_on_close(asset, side, abs(quantity), tag=tag)
+
+
+def build_bracket(
+    asset: str,
+    quantity: float,
+    *,
+    stop_loss: float | None,
+    take_profit: float | None,
+    limit_price: float | None,
+    time_in_force: Tif,
+    tag: str,
+) -> list[Order]:
+    """Build a bracket: [entry, exits...]; exits wait for the entry (OTO) and cancel each other."""
+    side = OrderSide.BUY if quantity > 0 else OrderSide.SELL
+    if stop_loss is not None and take_profit is not None:
+        b = bracket_order(
+            asset,
+            side,
+            abs(quantity),
+            take_profit=take_profit,
+            stop_loss=stop_loss,
+            entry_limit=limit_price,
+            time_in_force=time_in_force,
+            tag=tag,
+        )
+        return [b.entry, b.take_profit, b.stop_loss]
+    entry = build_order(
+        asset,
+        quantity,
+        order_type=OrderType.LIMIT if limit_price is not None else OrderType.MARKET,
+        limit_price=limit_price,
+        time_in_force=time_in_force,
+        tag=tag,
+    )
+    exit_side = side.opposite()
+    if stop_loss is not None:
+        child = Order.stop(
+            asset, exit_side, abs(quantity), stop_loss, time_in_force=time_in_force, tag=tag
+        )
+    else:
+        assert take_profit is not None
+        child = Order.limit(
+            asset, exit_side, abs(quantity), take_profit, time_in_force=time_in_force, tag=tag
+        )
+    link_oto(entry, child)
+    return [entry, child]
+
+
+def reject_local(order: Order, reason: str, timestamp: int) -> None:
+    """Reject an order that never reached the broker (a risk rule refused it)."""
+    order.created_at = timestamp
+    order.transition(OrderStatus.REJECTED, reason)
+
+
+def corporate_action_to_broker(broker: Any, event: CorporateActionEvent) -> None:
+    """Tell the broker about a split so that working orders are rescaled."""
+    if event.action_type == CorporateActionType.SPLIT and math.isfinite(event.ratio):
+        broker.adjust_for_split(event.asset, event.ratio)
+
+
+def compute_metrics(
+    equity_curve: pl.DataFrame, trades: pl.DataFrame, config: BacktestConfig
+) -> dict[str, float]:
+    """Compute the run's metrics with the portfolio package's `compute_metrics`."""
+    if equity_curve.height < 2:
+        return {}
+    with np.errstate(all="ignore"):  # degenerate series (flat equity) give NaN, not noise
+        out = pf_metrics.compute_metrics(equity_curve, trades=trades)
+    return {str(k): float(v) for k, v in out.items()}

@@ -1,0 +1,873 @@
+"""`BacktestEngine`: one event loop for every strategy, over (timestamps x assets) arrays.
+
+Phase order at each timestamp ``t`` (documented in docs/engine.md and tested)::
+
+    1. corporate actions effective at t        portfolio, broker, risk state
+    2. broker.process_bar(t)                   working orders fill against bar t
+    3. portfolio.mark(close row of t)          equity, exposures
+    4. risk rules                              exits / flatten / halt, tagged orders
+    5. strategy                                on_order/on_fill (events since the last
+                                               strategy phase), then on_bar or
+                                               on_market_data (one per asset with a bar)
+    6. broker.process_close(t)                 same-bar-close market orders, MOC, DAY expiry
+    7. record                                  equity, cash, exposures, positions -> buffers
+
+Only NumPy arrays, ints and floats live in the loop: no polars, pydantic or datetime per bar.
+`MarketEvent` objects are built only for strategies that override ``on_market_data``; `Bar`
+objects (a few slots, zero-copy row views) only for strategies that override ``on_bar``.
+Frames are built once, at the end.
+
+A run is a pure function of (feed, strategy, config): the broker, portfolio and all state are
+created by `run`, nothing is kept in module globals.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from ml4t.backtest.core.enums import CorporateActionType, OrderStatus, OrderType, TimeInForce
+from ml4t.backtest.core.errors import ConfigError, StrategyError, UnknownAssetError
+from ml4t.backtest.core.events import CorporateActionEvent, FillEvent, MarketEvent, OrderEvent
+from ml4t.backtest.core.types import AssetId, Timestamp, format_timestamp
+from ml4t.backtest.strategy import _venue
+from ml4t.backtest.strategy.bar import Bar
+from ml4t.backtest.strategy.config import BacktestConfig
+from ml4t.backtest.strategy.interface import PortfolioView
+from ml4t.backtest.strategy.result import (
+    EQUITY_CURVE_SCHEMA,
+    FILLS_SCHEMA,
+    ORDERS_SCHEMA,
+    POSITIONS_SCHEMA,
+    TRADES_SCHEMA,
+    BacktestResult,
+)
+from ml4t.backtest.strategy.risk import RiskManager, atr
+from ml4t.backtest.strategy.strategy import DataWindow, Strategy, StrategyContext
+
+__all__ = ["PHASES", "BacktestEngine", "run_backtest"]
+
+PHASES = (
+    "corporate_actions",
+    "process_bar",
+    "mark",
+    "risk",
+    "strategy",
+    "process_close",
+    "record",
+)
+"""The engine's phases at each timestamp, in order."""
+
+END_TAG = "end_of_backtest"  # tag (exit reason) of the orders closing positions at the end
+_TS_DTYPE = pl.Datetime("ns", "UTC")
+
+
+class BacktestEngine:
+    """Run a `Strategy` over a `DataFeed` under a `BacktestConfig`.
+
+    Args:
+        data_feed: The validated market data (``ml4t.backtest.core.DataFeed``).
+        strategy: The strategy instance.
+        config: Run settings; defaults to ``BacktestConfig()``.
+        corporate_actions: Events (splits, dividends, ...) applied in phase 1 of their bar.
+
+    Attributes:
+        partial_result: After a failed run, the results up to the failing bar.
+        phase_log: When `trace_phases` is True, the (bar, phase) sequence of the last run.
+
+    Example:
+        >>> import numpy as np
+        >>> from ml4t.backtest.core.data import DataFeed
+        >>> close = np.array([[10.0], [11.0], [12.0]])
+        >>> feed = DataFeed(np.array([1, 2, 3]) * 86_400 * 10**9, ["X"],
+        ...                 {"open": close, "high": close, "low": close, "close": close,
+        ...                  "volume": close * 0 + 1e6})
+        >>> class Buy(Strategy):
+        ...     def on_bar(self, bar):
+        ...         if self.get_position("X") == 0:
+        ...             self.buy("X", 10)
+        >>> cfg = BacktestConfig(commission={"kind": "none"}, slippage={"kind": "none"},
+        ...                      initial_cash=1000.0)
+        >>> result = BacktestEngine(data_feed=feed, strategy=Buy(), config=cfg).run()
+        >>> result.equity_curve["equity"].to_list()  # bought 10 at the open of bar 2 (11.0)
+        [1000.0, 1000.0, 1010.0]
+    """
+
+    def __init__(
+        self,
+        data_feed: Any,
+        strategy: Strategy,
+        config: BacktestConfig | None = None,
+        *,
+        corporate_actions: Iterable[CorporateActionEvent] = (),
+        trace_phases: bool = False,
+    ) -> None:
+        if not isinstance(strategy, Strategy):
+            raise ConfigError(
+                f"`strategy` must be an instance of Strategy, was {type(strategy).__name__}"
+            )
+        self.feed = data_feed
+        self.strategy = strategy
+        self.config = config if config is not None else BacktestConfig()
+        self.corporate_actions = tuple(sorted(corporate_actions, key=lambda e: e.timestamp))
+        self.trace_phases = trace_phases
+        self.partial_result: BacktestResult | None = None
+        self.phase_log: list[tuple[int, str]] = []
+
+    def run(self) -> BacktestResult:
+        """Run the backtest and return its `BacktestResult`.
+
+        Raises:
+            StrategyError: A strategy callback raised; names the bar, asset, callback and
+                traceback. ``err.result`` (and ``engine.partial_result``) hold the results
+                up to the failing bar.
+        """
+        self.partial_result = None
+        run = _Run(self.feed, self.strategy, self.config, self.corporate_actions)
+        run.trace = self.phase_log if self.trace_phases else None
+        if self.trace_phases:
+            self.phase_log.clear()
+        try:
+            return run.execute()
+        except StrategyError as err:
+            self.partial_result = getattr(err, "result", None)
+            raise
+
+
+def run_backtest(
+    data_feed: Any, strategy: Strategy, config: BacktestConfig | None = None, **kwargs: Any
+) -> BacktestResult:
+    """Shortcut for ``BacktestEngine(data_feed, strategy, config, **kwargs).run()``."""
+    return BacktestEngine(data_feed, strategy, config, **kwargs).run()
+
+
+class _PortfolioSummary(PortfolioView):
+    # The read-only account summary behind `Strategy.portfolio`.
+    __slots__ = ("_run",)
+
+    def __init__(self, run: _Run) -> None:
+        self._run = run
+
+    @property
+    def cash(self) -> float:
+        return float(self._run.pf.cash)
+
+    @property
+    def equity(self) -> float:
+        return float(self._run.pf.equity)
+
+    @property
+    def market_value(self) -> float:
+        return float(self._run.pf.market_value)
+
+    @property
+    def positions(self) -> dict[AssetId, float]:
+        run = self._run
+        qty = run.qty
+        assets = run.assets
+        return {assets[j]: float(qty[j]) for j in np.flatnonzero(qty).tolist()}
+
+    @property
+    def buying_power(self) -> float:
+        return float(self._run.pf.buying_power())
+
+    @property
+    def gross_exposure(self) -> float:
+        """Sum of absolute position values."""
+        return float(self._run.pf.gross_exposure)
+
+    @property
+    def net_exposure(self) -> float:
+        """Sum of signed position values."""
+        return float(self._run.pf.net_exposure)
+
+    def __repr__(self) -> str:
+        return f"Portfolio(cash={self.cash:.2f}, equity={self.equity:.2f})"
+
+
+class _Run:
+    # All state of one run; implements `TradingInterface` for the strategy's helpers.
+
+    def __init__(
+        self,
+        feed: Any,
+        strategy: Strategy,
+        config: BacktestConfig,
+        corporate_actions: Sequence[CorporateActionEvent],
+    ) -> None:
+        self.feed = feed
+        self.strategy = strategy
+        self.config = config
+        self.trace: list[tuple[int, str]] | None = None
+        self.assets: tuple[AssetId, ...] = tuple(feed.assets)
+        self.asset_index: dict[AssetId, int] = dict(feed.asset_index)
+        self.ts: npt.NDArray[np.int64] = np.asarray(feed.timestamps, dtype=np.int64)
+        fields = feed.fields
+        if config.price_column not in fields:
+            raise ConfigError(
+                f"`price_column` {config.price_column!r} is not a field of the feed "
+                f"(fields: {', '.join(sorted(fields))})"
+            )
+        self.fields: dict[str, npt.NDArray[np.float64]] = fields
+        self.open = feed.open
+        self.high = feed.high
+        self.low = feed.low
+        self.close = feed.close
+        self.volume = feed.volume
+        self.has_bar = feed.has_bar
+        self.signals: dict[str, npt.NDArray[np.float64]] = feed.signals
+        self.context: dict[str, npt.NDArray[np.float64]] = feed.context
+        self.price_field = fields[config.price_column]
+        n_t, n_a = self.close.shape
+        self.n_t = n_t
+        self.n_a = n_a
+        registry = feed.registry
+        self.registry = registry
+        assets_info = [registry[a] for a in self.assets]
+        self.multipliers = np.array([a.multiplier for a in assets_info], dtype=np.float64)
+        self.steps = np.array([config.rounding_step(a.lot_size) for a in assets_info])
+        self.t = -1
+        self.now: Timestamp = int(self.ts[0]) if n_t else 0
+        self.last_price = np.full(n_a, np.nan)
+        self.qty = np.zeros(n_a)
+        self.pending = np.zeros(n_a)
+        self.pending_dirty = False
+        self.open_market: dict[int, Any] = {}
+        self.orders: list[tuple[Any, Timestamp]] = []
+        self.order_updated: dict[int, Timestamp] = {}
+        self.fills: list[FillEvent] = []
+        self.events: list[FillEvent | OrderEvent] = []
+        self.corporate_actions = list(corporate_actions)
+        self.ca_pos = 0
+        self.pf = _venue.make_portfolio(config, feed)
+        self.broker = _venue.make_broker(config, feed, self.pf)
+        exit_signal = None
+        if config.risk.exit_signal is not None:
+            if config.risk.exit_signal not in fields:
+                raise ConfigError(
+                    f"risk.exit_signal {config.risk.exit_signal!r} is not a field of the feed"
+                )
+            exit_signal = fields[config.risk.exit_signal]
+        atr_values = (
+            atr(self.high, self.low, self.close, config.risk.atr_window)
+            if config.risk.atr_stop is not None
+            else None
+        )
+        self.risk = RiskManager(config.risk, n_a, atr_values=atr_values, exit_signal=exit_signal)
+        self.summary = _PortfolioSummary(self)
+        # result buffers, preallocated
+        self.buf_equity = np.full(n_t, np.nan)
+        self.buf_cash = np.full(n_t, np.nan)
+        self.buf_mv = np.full(n_t, np.nan)
+        self.buf_long = np.full(n_t, np.nan)
+        self.buf_short = np.full(n_t, np.nan)
+        self.buf_qty = np.zeros((n_t, n_a))
+        self.buf_value = np.zeros((n_t, n_a))
+        self.recorded = 0
+
+    # ------------------------------------------------------------------ TradingInterface
+
+    @property
+    def timestamp(self) -> Timestamp:
+        return self.now
+
+    @property
+    def portfolio(self) -> PortfolioView:
+        return self.summary
+
+    def submit(
+        self,
+        asset: AssetId,
+        quantity: float,
+        *,
+        order_type: OrderType = OrderType.MARKET,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+        trail: float | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        tag: str = "",
+        check_risk: bool = True,
+    ) -> Any:
+        j = self._column(asset)
+        order = _venue.build_order(
+            asset,
+            quantity,
+            order_type=order_type,
+            limit_price=limit_price,
+            stop_price=stop_price,
+            trail=trail,
+            time_in_force=time_in_force,
+            tag=tag,
+        )
+        if check_risk and self.risk.config.has_portfolio_rules:
+            reason = self.risk.check_order(
+                j,
+                quantity,
+                timestamp=self.now,
+                quantity=self.qty,
+                pending=self._pending(),
+                prices=self.last_price,
+                multipliers=self.multipliers,
+                equity=float(self.pf.equity),
+            )
+            if reason:
+                _venue.reject_local(order, reason, self.now)
+                self.orders.append((order, self.now))
+                self.events.append(order.to_event(self.now))
+                return order
+        return self._submit_order(order, j)
+
+    def _submit_order(self, order: Any, j: int) -> Any:
+        self.broker.submit(order)
+        self.orders.append((order, self.now))
+        if order.order_type in _MARKET_TYPES and not order.status.is_terminal:
+            self.open_market[order.order_id] = order
+            self.pending[j] += order.signed_quantity
+        self._drain_order_events()
+        return order
+
+    def cancel(self, order_id: int) -> None:
+        self.broker.cancel(order_id)
+        self.pending_dirty = True
+        self._drain_order_events()
+
+    def open_orders(self, asset: AssetId | None = None) -> list[Any]:
+        return list(self.broker.open_orders(asset))
+
+    def position(self, asset: AssetId) -> float:
+        return float(self.qty[self._column(asset)])
+
+    def pending_quantity(self, asset: AssetId) -> float:
+        return float(self._pending()[self._column(asset)])
+
+    def price(self, asset: AssetId) -> float:
+        return float(self.last_price[self._column(asset)])
+
+    def prices(self) -> npt.NDArray[np.float64]:
+        view = self.last_price.view()
+        view.flags.writeable = False
+        return view
+
+    def multiplier(self, asset: AssetId) -> float:
+        return float(self.multipliers[self._column(asset)])
+
+    def quantity_step(self, asset: AssetId) -> float:
+        return float(self.steps[self._column(asset)])
+
+    def bracket(
+        self,
+        asset: AssetId,
+        quantity: float,
+        *,
+        stop_loss: float | None,
+        take_profit: float | None,
+        limit_price: float | None = None,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        tag: str = "",
+    ) -> Any:
+        j = self._column(asset)
+        orders = _venue.build_bracket(
+            asset,
+            quantity,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            limit_price=limit_price,
+            time_in_force=time_in_force,
+            tag=tag,
+        )
+        entry = orders[0]
+        if self.risk.config.has_portfolio_rules:
+            reason = self.risk.check_order(
+                j,
+                quantity,
+                timestamp=self.now,
+                quantity=self.qty,
+                pending=self._pending(),
+                prices=self.last_price,
+                multipliers=self.multipliers,
+                equity=float(self.pf.equity),
+            )
+            if reason:
+                _venue.reject_local(entry, reason, self.now)
+                self.orders.append((entry, self.now))
+                self.events.append(entry.to_event(self.now))
+                return entry
+        self._submit_order(entry, j)
+        for child in orders[1:]:
+            self.orders.append((child, self.now))
+        return entry
+
+    # --------------------------------------------------------------------------- helpers
+
+    def _column(self, asset: AssetId) -> int:
+        j = self.asset_index.get(asset)
+        if j is None:
+            raise UnknownAssetError(f"asset {asset!r} is not in the feed; check the ticker")
+        return j
+
+    def _pending(self) -> npt.NDArray[np.float64]:
+        if self.pending_dirty:
+            pending = self.pending
+            pending[:] = 0.0
+            live = {}
+            for oid, order in self.open_market.items():
+                if not order.status.is_terminal:
+                    live[oid] = order
+                    pending[self.asset_index[order.asset]] += order.remaining * int(order.side)
+            self.open_market = live
+            self.pending_dirty = False
+        return self.pending
+
+    def _drain_order_events(self) -> None:
+        events = self.broker.drain_order_events()
+        if events:
+            self.events.extend(events)
+            updated = self.order_updated
+            for event in events:
+                updated[event.order_id] = event.timestamp
+            self.pending_dirty = True
+
+    def _apply_fills(self, fills: list[FillEvent]) -> None:
+        t = self.t
+        index = self.asset_index
+        for fill in fills:
+            j = index[fill.asset]
+            signed = fill.quantity * int(fill.side)
+            self.pf.apply_fill(fill)
+            q = self.qty[j] + signed
+            self.qty[j] = 0.0 if abs(q) < 1e-9 * max(1.0, abs(signed)) else q
+            self.risk.on_fill(j, signed, fill.price, t=t)
+        self.fills.extend(fills)
+        self.events.extend(fills)
+        self.pending_dirty = True
+
+    def _apply_corporate_actions(self, ts: Timestamp) -> None:
+        actions = self.corporate_actions
+        while self.ca_pos < len(actions) and actions[self.ca_pos].timestamp <= ts:
+            event = actions[self.ca_pos]
+            self.ca_pos += 1
+            j = self.asset_index.get(event.asset)
+            if j is None:
+                continue
+            self.pf.apply_corporate_action(event)
+            _venue.corporate_action_to_broker(self.broker, event)
+            if event.action_type == CorporateActionType.SPLIT and not math.isnan(event.ratio):
+                self.risk.on_split(j, event.ratio)
+            for asset in (event.asset, event.new_asset):
+                k = self.asset_index.get(asset) if asset else None
+                if k is not None:
+                    self.qty[k] = float(self.pf.position(asset))
+            self.pending_dirty = True
+
+    def _risk_phase(self, t: int, ts: Timestamp) -> None:
+        risk = self.risk
+        if risk.config.has_portfolio_rules:
+            decision = risk.check_portfolio(ts, float(self.pf.equity))
+            if decision.flatten_all:
+                for j in np.flatnonzero(self.qty).tolist():
+                    self._risk_exit(j, decision.reason)
+                return
+        if risk.active:
+            decision = risk.check_positions(t, self.price_field[t], self.qty)
+            for j, reason in decision.exits:
+                self._risk_exit(j, reason)
+
+    def _risk_exit(self, j: int, reason: str) -> None:
+        asset = self.assets[j]
+        for order in list(self.broker.open_orders(asset)):
+            self.broker.cancel(order.order_id)
+        self.pending_dirty = True
+        quantity = -float(self.qty[j])
+        if quantity != 0.0:
+            order = _venue.build_order(asset, quantity, tag=reason)
+            self._submit_order(order, j)
+        self._drain_order_events()
+
+    def _deliver_events(self, strategy: Strategy, on_fill: bool, on_order: bool) -> None:
+        events = self.events
+        self.events = []
+        for event in events:
+            if isinstance(event, FillEvent):
+                if on_fill:
+                    strategy.on_fill(event)
+            elif on_order:
+                strategy.on_order(event)
+
+    def _record(self, t: int) -> None:
+        portfolio = self.pf
+        self.buf_equity[t] = portfolio.equity
+        self.buf_cash[t] = portfolio.cash
+        qty = self.qty
+        self.buf_qty[t] = qty
+        if qty.any():
+            value = qty * self.last_price * self.multipliers
+            value = np.where(qty != 0.0, value, 0.0)
+            self.buf_value[t] = value
+            self.buf_mv[t] = portfolio.market_value
+            self.buf_long[t] = value[value > 0].sum()
+            self.buf_short[t] = value[value < 0].sum()
+        else:
+            self.buf_mv[t] = 0.0
+            self.buf_long[t] = 0.0
+            self.buf_short[t] = 0.0
+        self.recorded = t + 1
+
+    def _close_all_at_end(self) -> None:
+        for order in list(self.broker.open_orders(None)):
+            self.broker.cancel(order.order_id)
+        for j in np.flatnonzero(self.qty).tolist():
+            order = _venue.build_close_order(self.assets[j], -float(self.qty[j]), END_TAG)
+            self._submit_order(order, j)
+        self._drain_order_events()
+
+    # ------------------------------------------------------------------------------ loop
+
+    def execute(self) -> BacktestResult:
+        started = time.perf_counter()
+        strategy = self.strategy
+        config = self.config
+        window = DataWindow(self.fields, self.context, self.assets)
+        strategy.bind(self, window, config)
+        ctx = StrategyContext(
+            assets=self.assets,
+            config=config,
+            start=int(self.ts[0]) if self.n_t else 0,
+            end=int(self.ts[-1]) if self.n_t else 0,
+            n_bars=self.n_t,
+            signals=tuple(self.signals),
+            context=tuple(self.context),
+            portfolio=self.summary,
+        )
+        use_bar = strategy.uses_on_bar
+        use_md = strategy.uses_on_market_data
+        use_fill = strategy.uses_on_fill
+        use_order = strategy.uses_on_order
+        ro_fields = {k: _readonly(v) for k, v in self.fields.items()}
+        ro_signals = {k: ro_fields[k] for k in self.signals}
+        ro_context = {k: _readonly(v) for k, v in self.context.items()}
+        ro_has_bar = _readonly(self.has_bar)
+        assets = self.assets
+        o_arr, h_arr, l_arr, c_arr, v_arr = (
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.volume,
+        )
+        has_bar = self.has_bar
+        price_field = self.price_field
+        last_price = self.last_price
+        broker = self.broker
+        portfolio = self.pf
+        ts_list = self.ts.tolist()
+        has_ca = bool(self.corporate_actions)
+        risk_on = self.risk.active or self.risk.config.has_portfolio_rules
+        trace = self.trace
+        n_t = self.n_t
+        n_a = self.n_a
+        single = n_a == 1
+        close_at_end = config.close_positions_at_end
+        callback: str | None = None
+        asset: AssetId | None = None
+        t = -1
+        try:
+            callback = "on_start"
+            strategy.on_start(ctx)
+            callback = None
+            for t in range(n_t):
+                ts = ts_list[t]
+                self.t = t
+                self.now = ts
+                window.t = t
+                # 1. corporate actions
+                if has_ca:
+                    self._apply_corporate_actions(ts)
+                if trace is not None:
+                    trace.append((t, "corporate_actions"))
+                # 2. working orders against the new bar
+                fills = broker.process_bar(t, ts, o_arr[t], h_arr[t], l_arr[t], c_arr[t], v_arr[t])
+                if fills:
+                    self._apply_fills(fills)
+                self._drain_order_events()
+                if trace is not None:
+                    trace.append((t, "process_bar"))
+                # 3. mark to market
+                row = price_field[t]
+                if single:
+                    p = row[0]
+                    if not math.isnan(p):
+                        last_price[0] = p
+                else:
+                    np.copyto(last_price, row, where=~np.isnan(row))
+                portfolio.mark(ts, last_price, h_arr[t], l_arr[t])
+                if trace is not None:
+                    trace.append((t, "mark"))
+                # 4. risk rules
+                if risk_on:
+                    self._risk_phase(t, ts)
+                if trace is not None:
+                    trace.append((t, "risk"))
+                # 5. strategy
+                if self.events:
+                    callback = "on_fill/on_order"
+                    self._deliver_events(strategy, use_fill, use_order)
+                if use_bar:
+                    callback = "on_bar"
+                    strategy.on_bar(
+                        Bar(
+                            t,
+                            ts,
+                            assets,
+                            fields=ro_fields,
+                            signals=ro_signals,
+                            context=ro_context,
+                            has_bar=ro_has_bar,
+                        )
+                    )
+                if use_md:
+                    callback = "on_market_data"
+                    if single:
+                        if has_bar[t, 0]:
+                            asset = assets[0]
+                            strategy.on_market_data(
+                                MarketEvent(
+                                    ts,
+                                    asset,
+                                    float(o_arr[t, 0]),
+                                    float(h_arr[t, 0]),
+                                    float(l_arr[t, 0]),
+                                    float(c_arr[t, 0]),
+                                    float(v_arr[t, 0]),
+                                )
+                            )
+                    else:
+                        o_row, h_row, l_row, c_row, v_row = (
+                            o_arr[t].tolist(),
+                            h_arr[t].tolist(),
+                            l_arr[t].tolist(),
+                            c_arr[t].tolist(),
+                            v_arr[t].tolist(),
+                        )
+                        for j in np.flatnonzero(has_bar[t]).tolist():
+                            asset = assets[j]
+                            strategy.on_market_data(
+                                MarketEvent(
+                                    ts, asset, o_row[j], h_row[j], l_row[j], c_row[j], v_row[j]
+                                )
+                            )
+                    asset = None
+                callback = None
+                if trace is not None:
+                    trace.append((t, "strategy"))
+                # 6. same-bar-close fills
+                if close_at_end and t == n_t - 1:
+                    self._close_all_at_end()
+                fills = broker.process_close(t, ts, c_arr[t], v_arr[t])
+                if fills:
+                    self._apply_fills(fills)
+                self._drain_order_events()
+                if trace is not None:
+                    trace.append((t, "process_close"))
+                # 7. record
+                self._record(t)
+                if trace is not None:
+                    trace.append((t, "record"))
+            if self.events:
+                callback = "on_fill/on_order"
+                self._deliver_events(strategy, use_fill, use_order)
+            callback = "on_end"
+            strategy.on_end(ctx)
+            callback = None
+        except Exception as exc:
+            if callback is None:
+                raise
+            when = format_timestamp(int(self.ts[t])) if 0 <= t < n_t else None
+            where = f" asset {asset!r}," if asset is not None else ""
+            err = StrategyError(
+                f"strategy {type(strategy).__name__}.{callback} raised at bar {t} "
+                f"({when}),{where} {type(exc).__name__}: {exc}",
+                timestamp=when,
+                asset=asset,
+                callback=callback,
+                traceback_text=traceback.format_exc(),
+            )
+            err.bar = t  # type: ignore[attr-defined]
+            err.result = self.build_result(  # type: ignore[attr-defined]
+                started, completed=False, failed_at=t
+            )
+            strategy.unbind()
+            raise err from exc
+        strategy.unbind()
+        return self.build_result(started, completed=True, failed_at=None)
+
+    # --------------------------------------------------------------------------- results
+
+    def build_result(
+        self, started: float, *, completed: bool, failed_at: int | None
+    ) -> BacktestResult:
+        n = self.recorded
+        ts = self.ts[:n]
+        equity = self.buf_equity[:n]
+        cash = self.buf_cash[:n]
+        mv = self.buf_mv[:n]
+        long_e = self.buf_long[:n]
+        short_e = self.buf_short[:n]
+        gross = long_e - short_e
+        net = long_e + short_e
+        with np.errstate(divide="ignore", invalid="ignore"):
+            leverage = np.where(equity != 0.0, gross / equity, np.nan)
+            prev = np.concatenate([[self.config.initial_cash], equity[:-1]])
+            returns = equity / prev - 1.0
+            peak = np.maximum.accumulate(equity) if n else equity
+            drawdown = equity / peak - 1.0
+        equity_curve = pl.DataFrame(
+            {
+                "timestamp": pl.Series(ts, dtype=pl.Int64).cast(_TS_DTYPE),
+                "equity": equity,
+                "cash": cash,
+                "market_value": mv,
+                "gross_exposure": gross,
+                "net_exposure": net,
+                "long_exposure": long_e,
+                "short_exposure": short_e,
+                "leverage": leverage,
+                "returns": returns,
+                "drawdown": drawdown,
+            },
+            schema=EQUITY_CURVE_SCHEMA,
+        )
+        trades = _conform(self.pf.tracker.to_polars(), TRADES_SCHEMA)
+        fills = _fills_frame(self.fills)
+        orders = _orders_frame(self.orders, self.order_updated)
+        positions = _positions_frame(ts, self.assets, self.buf_qty[:n], self.buf_value[:n])
+        metrics = _venue.compute_metrics(equity_curve, trades, self.config)
+        metadata: dict[str, Any] = {
+            "strategy": type(self.strategy).__qualname__,
+            "completed": completed,
+            "failed_at_bar": failed_at,
+            "n_bars": int(self.n_t),
+            "n_assets": int(self.n_a),
+            "wall_seconds": time.perf_counter() - started,
+            "data": _fingerprint(self.feed),
+        }
+        return BacktestResult(
+            equity_curve=equity_curve,
+            trades=trades,
+            fills=fills,
+            orders=orders,
+            positions=positions,
+            metrics=metrics,
+            config=self.config,
+            metadata=metadata,
+        )
+
+
+_MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.MARKET_ON_OPEN, OrderType.MARKET_ON_CLOSE})
+
+
+def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def _fingerprint(feed: Any) -> dict[str, Any]:
+    ts = np.asarray(feed.timestamps, dtype=np.int64)
+    try:
+        digest = str(feed.fingerprint())
+    except (AttributeError, TypeError):
+        digest = ""
+    return {
+        "hash": digest,
+        "start": format_timestamp(int(ts[0])) if ts.size else "",
+        "end": format_timestamp(int(ts[-1])) if ts.size else "",
+        "assets": list(feed.assets),
+    }
+
+
+def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    # Select and cast to the documented columns (missing ones become nulls).
+    cols = []
+    for name, dtype in schema.items():
+        if name in frame.columns:
+            cols.append(pl.col(name).cast(dtype))
+        else:
+            cols.append(pl.lit(None, dtype=dtype).alias(name))
+    return frame.select(cols) if frame.width else pl.DataFrame(schema=schema)
+
+
+def _fills_frame(fills: list[FillEvent]) -> pl.DataFrame:
+    if not fills:
+        return pl.DataFrame(schema=FILLS_SCHEMA)
+    cols = list(zip(*fills, strict=True))
+    names = FillEvent._fields
+    data: dict[str, Any] = {}
+    for name, values in zip(names, cols, strict=True):
+        data[name] = [int(v) for v in values] if name in ("side",) else list(values)
+    frame = pl.DataFrame(data)
+    frame = frame.with_columns(pl.col("timestamp").cast(pl.Int64).cast(_TS_DTYPE))
+    return _conform(frame, FILLS_SCHEMA)
+
+
+def _orders_frame(
+    orders: list[tuple[Any, Timestamp]], updated: dict[int, Timestamp]
+) -> pl.DataFrame:
+    if not orders:
+        return pl.DataFrame(schema=ORDERS_SCHEMA)
+    rows: dict[str, list[Any]] = {name: [] for name in ORDERS_SCHEMA}
+    seen: set[int] = set()
+    for order, created in orders:
+        key = id(order)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows["order_id"].append(int(order.order_id))
+        rows["created_at"].append(int(created))
+        rows["updated_at"].append(int(updated.get(order.order_id, created)))
+        rows["asset"].append(order.asset)
+        rows["side"].append(int(order.side))
+        rows["quantity"].append(float(order.quantity))
+        rows["order_type"].append(OrderType(order.order_type).name)
+        rows["limit_price"].append(float(order.limit_price))
+        rows["stop_price"].append(float(order.stop_price))
+        rows["time_in_force"].append(TimeInForce(order.time_in_force).name)
+        rows["status"].append(OrderStatus(order.status).name)
+        rows["filled_quantity"].append(float(order.filled_quantity))
+        rows["average_fill_price"].append(float(order.average_fill_price))
+        rows["reason"].append(str(order.reason))
+        rows["tag"].append(str(order.tag))
+    frame = pl.DataFrame(
+        {k: v for k, v in rows.items() if k not in ("created_at", "updated_at")}
+    ).with_columns(
+        pl.Series("created_at", rows["created_at"], dtype=pl.Int64).cast(_TS_DTYPE),
+        pl.Series("updated_at", rows["updated_at"], dtype=pl.Int64).cast(_TS_DTYPE),
+    )
+    return _conform(frame.sort("order_id", maintain_order=True), ORDERS_SCHEMA)
+
+
+def _positions_frame(
+    ts: npt.NDArray[np.int64],
+    assets: tuple[AssetId, ...],
+    qty: npt.NDArray[np.float64],
+    value: npt.NDArray[np.float64],
+) -> pl.DataFrame:
+    rows, cols = np.nonzero(qty)
+    if rows.size == 0:
+        return pl.DataFrame(schema=POSITIONS_SCHEMA)
+    names = np.array(assets, dtype=object)[cols]
+    frame = pl.DataFrame(
+        {
+            "timestamp": pl.Series(ts[rows], dtype=pl.Int64).cast(_TS_DTYPE),
+            "asset": pl.Series(names.tolist(), dtype=pl.String),
+            "quantity": qty[rows, cols],
+            "market_value": value[rows, cols],
+        }
+    )
+    return _conform(frame, POSITIONS_SCHEMA)
