@@ -1,0 +1,1190 @@
+"""The simulated broker: a book of working orders matched against bars for all assets at once.
+
+Call order for every bar ``t`` (rows aligned to the broker's `assets`)::
+
+    fills = broker.process_bar(t, ts, open, high, low, close, volume)   # start of bar
+    ... the strategy sees bar t and calls submit / cancel / modify ...
+    fills += broker.process_close(t, ts, close, volume)                 # end of bar
+    events = broker.drain_order_events()
+
+Decision-bar rule: an order submitted while bar ``t`` is processed never fills at a bar-``t``
+price the strategy could not have known. Under `FillTiming.NEXT_BAR_OPEN` (default) nothing
+it submits fills on bar ``t``; under `FillTiming.SAME_BAR_CLOSE` only at bar ``t``'s close.
+
+The book lives in parallel numpy arrays (one slot per order); `process_bar` gathers the
+active slots, runs `match_orders_nb` over them in one call and touches Python only for the
+orders that actually fill. With an empty book it returns at once.
+
+The broker never changes positions or cash. It reads them from the `AccountView` to sort
+exits before entries, to check short sales and to re-check buying power at fill time. Fills
+made earlier in the same call are not in the account yet, so the broker adds their effect:
+available buying power is ``account.buying_power() + pending``, where every fill adds
+``closing_value - opening_value - commission`` to ``pending`` (value = quantity * price *
+multiplier; the closing part reduces an existing position, the opening part opens or adds).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from ml4t.backtest.core.assets import Asset, AssetRegistry
+from ml4t.backtest.core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from ml4t.backtest.core.errors import ConfigError, OrderError, OrderRejectedError
+from ml4t.backtest.core.events import FillEvent, OrderEvent
+from ml4t.backtest.core.types import AssetId, Timestamp
+from ml4t.backtest.execution._rounding import ceil_to_step, floor_to_step
+from ml4t.backtest.execution.account import AccountView
+from ml4t.backtest.execution.algos import ExecutionAlgorithm
+from ml4t.backtest.execution.commission import CommissionModel, NoCommission
+from ml4t.backtest.execution.fills import (
+    FillTiming,
+    FundsPolicy,
+    IntrabarPolicy,
+    MatchCode,
+    first_touch,
+    intrabar_path,
+    trailing_stop_level,
+)
+from ml4t.backtest.execution.impact import ImpactModel, NoImpact
+from ml4t.backtest.execution.liquidity import VolumeLimit
+from ml4t.backtest.execution.nb import match_orders_nb, update_trailing_nb
+from ml4t.backtest.execution.orders import Order
+from ml4t.backtest.execution.quotes import quote_prices
+from ml4t.backtest.execution.slippage import NoSlippage, SlippageModel
+from ml4t.backtest.execution.validation import validate_order
+
+__all__ = ["SimulationBroker"]
+
+FloatArray = npt.NDArray[np.float64]
+
+_NEVER: Final = np.iinfo(np.int64).max
+_PHASE_ANY: Final = 0  # matched in process_bar against the whole bar
+_PHASE_OPEN: Final = 1  # opening auction only (MOO / OPG)
+_PHASE_CLOSE: Final = 2  # matched in process_close at the close
+_STATS_SPAN: Final = 20  # bars in the EWMA of volume and squared returns
+_LIMITED: Final = (OrderType.LIMIT, OrderType.STOP_LIMIT)
+_IOC_FOK: Final = (int(TimeInForce.IOC), int(TimeInForce.FOK))
+
+
+class SimulationBroker:
+    """Simulated broker for bar data; see the module docstring for the call order.
+
+    Args:
+        assets: Asset ids; the bar arrays passed in are aligned to this order.
+        registry: Asset definitions (tick, lot, multiplier, shortable); default equities.
+        fill_timing: When market orders fill (`FillTiming`, NEXT_BAR_OPEN by default).
+        commission: Commission model.
+        slippage: Slippage model (per unit, against the trader).
+        impact: Market-impact model; its permanent part shifts the price later orders on
+            the same asset see within the bar.
+        volume_limit: Fraction of bar volume one asset's fills may take per bar
+            (a float in (0, 1] or a `VolumeLimit`); None for no cap.
+        intrabar_policy: Which OCO member wins when several could fill in one bar.
+        exit_first: Fill orders that reduce positions before those that open or add.
+        account: Read for positions, short permission and buying power; None skips the
+            account checks (every order counts as an entry).
+        funds_policy: At fill time, REJECT an order that buying power cannot cover, or
+            RESIZE it to what is affordable.
+        default_volatility: Daily volatility used by impact models until 2 closes are seen.
+        bars_per_day: Bars in a trading day (to scale bar volume and volatility to daily).
+
+    Example:
+        >>> import numpy as np
+        >>> broker = SimulationBroker(["AAPL"])
+        >>> order = broker.submit(Order.limit("AAPL", OrderSide.BUY, 10, 99.0))
+        >>> fills = broker.process_bar(0, 0, np.array([100.0]), np.array([101.0]),
+        ...                            np.array([98.5]), np.array([100.5]), np.array([1e6]))
+        >>> [(f.quantity, f.price) for f in fills], order.status.name
+        ([(10.0, 99.0)], 'FILLED')
+    """
+
+    def __init__(
+        self,
+        assets: Sequence[AssetId],
+        registry: AssetRegistry | None = None,
+        *,
+        fill_timing: FillTiming = FillTiming.NEXT_BAR_OPEN,
+        commission: CommissionModel | None = None,
+        slippage: SlippageModel | None = None,
+        impact: ImpactModel | None = None,
+        volume_limit: float | VolumeLimit | None = None,
+        intrabar_policy: IntrabarPolicy = IntrabarPolicy.WORST_CASE,
+        exit_first: bool = True,
+        account: AccountView | None = None,
+        funds_policy: FundsPolicy = FundsPolicy.REJECT,
+        default_volatility: float = 0.02,
+        bars_per_day: float = 1.0,
+    ) -> None:
+        self.assets: tuple[AssetId, ...] = tuple(assets)
+        if len(set(self.assets)) != len(self.assets):
+            raise ConfigError("`assets` holds duplicate ids; pass each asset once")
+        self.asset_index = {a: i for i, a in enumerate(self.assets)}
+        self.registry = registry if registry is not None else AssetRegistry()
+        self._asset_defs: list[Asset] = [self.registry[a] for a in self.assets]
+        self._multiplier = np.array([d.multiplier for d in self._asset_defs], dtype=np.float64)
+        self.fill_timing = FillTiming(fill_timing)
+        self.commission = commission if commission is not None else NoCommission()
+        self.slippage = slippage if slippage is not None else NoSlippage()
+        self.impact = impact if impact is not None else NoImpact()
+        if isinstance(volume_limit, int | float):
+            volume_limit = VolumeLimit(float(volume_limit))
+        self.volume_limit = volume_limit
+        self.intrabar_policy = IntrabarPolicy(intrabar_policy)
+        self.exit_first = exit_first
+        self.account = account
+        self.funds_policy = FundsPolicy(funds_policy)
+        if not (math.isfinite(default_volatility) and default_volatility >= 0.0):
+            raise ConfigError(
+                f"`default_volatility` must be finite and >= 0, was {default_volatility!r}"
+            )
+        if not (math.isfinite(bars_per_day) and bars_per_day > 0.0):
+            raise ConfigError(f"`bars_per_day` must be finite and > 0, was {bars_per_day!r}")
+        self.default_volatility = default_volatility
+        self.bars_per_day = bars_per_day
+
+        n = len(self.assets)
+        self._t = -1
+        self._now: Timestamp = 0
+        self._next_id = 1
+        self._next_algo_id = 1
+        self._orders: dict[int, Order] = {}
+        self._events: list[OrderEvent] = []
+        self._algos: dict[int, ExecutionAlgorithm] = {}
+        self._algo_of: dict[int, ExecutionAlgorithm] = {}
+        # per-asset state
+        self._last_close = np.full(n, np.nan)
+        self._prev_close = np.full(n, np.nan)
+        self._adv = np.full(n, np.nan)
+        self._var = np.full(n, np.nan)
+        self._used = np.zeros(n)
+        self._shift = np.zeros(n)
+        self._volume = np.full(n, np.nan)
+        self._close = np.full(n, np.nan)
+        self._pend_pos = np.zeros(n)
+        self._pend_bp = 0.0
+        self._month = -1
+        self._month_volume = 0.0
+        # the book: one slot per accepted order
+        self._cap = 0
+        self._slot_order: list[Order | None] = []
+        self._free: list[int] = []
+        self._slot_of: dict[int, int] = {}
+        self._n_active = 0
+        self._grow(64)
+
+    # -- book storage ---------------------------------------------------------------------
+
+    def _grow(self, capacity: int) -> None:
+        old = self._cap
+        if old == 0:
+            self._s_asset: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+            self._s_side: npt.NDArray[np.int8] = np.zeros(0, dtype=np.int8)
+            self._s_type: npt.NDArray[np.int8] = np.zeros(0, dtype=np.int8)
+            self._s_tif: npt.NDArray[np.int8] = np.zeros(0, dtype=np.int8)
+            self._s_phase: npt.NDArray[np.int8] = np.zeros(0, dtype=np.int8)
+            self._s_limit: FloatArray = np.zeros(0)
+            self._s_stop: FloatArray = np.zeros(0)
+            self._s_amount: FloatArray = np.zeros(0)
+            self._s_pct: FloatArray = np.zeros(0)
+            self._s_ref: FloatArray = np.zeros(0)
+            self._s_trig: npt.NDArray[np.bool_] = np.zeros(0, dtype=np.bool_)
+            self._s_active: npt.NDArray[np.bool_] = np.zeros(0, dtype=np.bool_)
+            self._s_elig: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+            self._s_submit: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+            self._s_expire: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        extra = capacity - old
+        self._s_asset = np.concatenate([self._s_asset, np.zeros(extra, dtype=np.int64)])
+        self._s_side = np.concatenate([self._s_side, np.ones(extra, dtype=np.int8)])
+        self._s_type = np.concatenate([self._s_type, np.zeros(extra, dtype=np.int8)])
+        self._s_tif = np.concatenate([self._s_tif, np.zeros(extra, dtype=np.int8)])
+        self._s_phase = np.concatenate([self._s_phase, np.zeros(extra, dtype=np.int8)])
+        self._s_limit = np.concatenate([self._s_limit, np.full(extra, np.nan)])
+        self._s_stop = np.concatenate([self._s_stop, np.full(extra, np.nan)])
+        self._s_amount = np.concatenate([self._s_amount, np.full(extra, np.nan)])
+        self._s_pct = np.concatenate([self._s_pct, np.full(extra, np.nan)])
+        self._s_ref = np.concatenate([self._s_ref, np.full(extra, np.nan)])
+        self._s_trig = np.concatenate([self._s_trig, np.zeros(extra, dtype=np.bool_)])
+        self._s_active = np.concatenate([self._s_active, np.zeros(extra, dtype=np.bool_)])
+        self._s_elig = np.concatenate([self._s_elig, np.zeros(extra, dtype=np.int64)])
+        self._s_submit = np.concatenate([self._s_submit, np.zeros(extra, dtype=np.int64)])
+        self._s_expire = np.concatenate([self._s_expire, np.full(extra, _NEVER, dtype=np.int64)])
+        self._slot_order.extend([None] * extra)
+        self._free.extend(range(capacity - 1, old - 1, -1))
+        self._cap = capacity
+
+    def _phase_of(self, order: Order) -> int:
+        kind, tif = order.order_type, order.time_in_force
+        if kind is OrderType.MARKET_ON_OPEN or tif is TimeInForce.OPG:
+            return _PHASE_OPEN
+        if kind is OrderType.MARKET_ON_CLOSE or tif is TimeInForce.CLS:
+            return _PHASE_CLOSE
+        if kind is OrderType.MARKET and self.fill_timing in (
+            FillTiming.SAME_BAR_CLOSE,
+            FillTiming.NEXT_BAR_CLOSE,
+        ):
+            return _PHASE_CLOSE
+        return _PHASE_ANY
+
+    def _add_slot(self, order: Order, *, active: bool, eligible: int) -> None:
+        if not self._free:
+            self._grow(self._cap * 2)
+        s = self._free.pop()
+        a = self.asset_index[order.asset]
+        self._slot_order[s] = order
+        self._slot_of[order.order_id] = s
+        self._s_asset[s] = a
+        self._s_side[s] = int(order.side)
+        self._s_type[s] = int(order.order_type)
+        self._s_tif[s] = int(order.time_in_force)
+        self._s_phase[s] = self._phase_of(order)
+        self._s_submit[s] = order.submit_bar
+        self._s_expire[s] = order.expire_at if order.expire_at is not None else _NEVER
+        self._s_active[s] = active
+        self._s_elig[s] = eligible
+        if active:
+            self._n_active += 1
+        self._sync_slot(s, order)
+
+    def _sync_slot(self, s: int, order: Order) -> None:
+        self._s_limit[s] = order.limit_price
+        self._s_stop[s] = order.stop_price
+        self._s_amount[s] = order.trail_amount
+        self._s_pct[s] = order.trail_percent
+        self._s_ref[s] = order.trail_reference
+        self._s_trig[s] = order.triggered
+
+    def _remove_slot(self, order: Order) -> None:
+        s = self._slot_of.pop(order.order_id, None)
+        if s is None:
+            return
+        if self._s_active[s]:
+            self._n_active -= 1
+        self._s_active[s] = False
+        self._slot_order[s] = None
+        self._free.append(s)
+
+    def _activate(self, order: Order, eligible: int) -> None:
+        s = self._slot_of.get(order.order_id)
+        if s is None or self._s_active[s]:
+            return
+        if order.order_type is OrderType.TRAILING_STOP:
+            self._init_trailing(order)
+            self._sync_slot(s, order)
+        self._s_active[s] = True
+        self._s_elig[s] = eligible
+        self._n_active += 1
+
+    def _init_trailing(self, order: Order) -> None:
+        ref = float(self._last_close[self.asset_index[order.asset]])
+        order.trail_reference = ref
+        if not math.isnan(ref):
+            order.stop_price = trailing_stop_level(
+                int(order.side), ref, order.trail_amount, order.trail_percent
+            )
+
+    # -- events ---------------------------------------------------------------------------
+
+    def _emit(self, order: Order) -> None:
+        self._events.append(order.to_event(self._now))
+
+    def drain_order_events(self) -> list[OrderEvent]:
+        """Return the order events since the last call, oldest first, and forget them."""
+        events, self._events = self._events, []
+        return events
+
+    # -- public order API -----------------------------------------------------------------
+
+    def submit(self, order: Order) -> Order:
+        """Validate and accept `order` (with its OTO children); return it.
+
+        A refused order ends REJECTED with `Order.reason` set (no exception). Children of
+        an OTO parent are accepted with it but stay inactive until it fills.
+
+        Raises:
+            OrderError: The order was already submitted, or is an OTO child (submit its
+                parent instead).
+        """
+        if order.parent is not None and order.parent.status is OrderStatus.CREATED:
+            raise OrderError(f"{order!r} is an OTO child; submit its parent instead")
+        self._submit(order, eligible=self._t + 1, pending_position=0.0)
+        return order
+
+    def _submit(self, order: Order, *, eligible: int, pending_position: float) -> None:
+        if order.status is not OrderStatus.CREATED:
+            raise OrderError(f"{order!r} was already submitted; build a new order")
+        order.order_id = self._next_id
+        self._next_id += 1
+        self._orders[order.order_id] = order
+        order.created_at = self._now
+        order.submit_bar = self._t
+        order.transition(OrderStatus.SUBMITTED)
+        self._emit(order)
+        a = self.asset_index.get(order.asset)
+        reason: str | None
+        if a is None:
+            known = ", ".join(self.assets[:10])
+            reason = f"asset {order.asset!r} is not traded by this broker (known: {known})"
+        else:
+            reason = validate_order(
+                order,
+                self._asset_defs[a],
+                account=self.account,
+                reference_price=float(self._last_close[a]),
+                pending_position=pending_position,
+            )
+        if reason is not None:
+            self._reject(order, reason)
+            return
+        order.transition(OrderStatus.ACCEPTED)
+        self._emit(order)
+        if (
+            self.fill_timing is FillTiming.SAME_BAR_CLOSE
+            and eligible == self._t + 1
+            and self._phase_of(order) == _PHASE_CLOSE
+        ):
+            eligible = self._t  # decided on bar t, fills at bar t's close
+        is_child = order.parent is not None and order.parent.status is not OrderStatus.FILLED
+        if order.order_type is OrderType.TRAILING_STOP and not is_child:
+            self._init_trailing(order)
+        self._add_slot(order, active=not is_child, eligible=eligible)
+        for child in order.children:
+            self._submit(child, eligible=_NEVER, pending_position=order.quantity * int(order.side))
+
+    def _reject(self, order: Order, reason: str) -> None:
+        order.transition(OrderStatus.REJECTED, reason)
+        self._emit(order)
+        for child in order.children:
+            if child.status is OrderStatus.CREATED:
+                child.order_id = self._next_id
+                self._next_id += 1
+                self._orders[child.order_id] = child
+                child.transition(OrderStatus.REJECTED, f"parent order {order.order_id} rejected")
+                self._emit(child)
+
+    def submit_algo(self, algo: ExecutionAlgorithm) -> ExecutionAlgorithm:
+        """Start `algo`; its first child is sent on the next bar. Return it with its id.
+
+        Raises:
+            OrderError: Unknown asset or the algorithm was already submitted.
+        """
+        if algo.algo_id:
+            raise OrderError(f"{algo!r} was already submitted")
+        if algo.asset not in self.asset_index:
+            raise OrderError(f"asset {algo.asset!r} is not traded by this broker")
+        algo.algo_id = self._next_algo_id
+        self._next_algo_id += 1
+        algo.steps = 0
+        self._algos[algo.algo_id] = algo
+        algo.start_bar = self._t + 1
+        return algo
+
+    def cancel_algo(self, algo_id: int) -> None:
+        """Stop an algorithm and cancel its working child."""
+        algo = self._algos.pop(algo_id, None)
+        if algo is None:
+            raise OrderError(f"no running algorithm with id {algo_id}")
+        algo.stop("canceled by user")
+        for child in algo.children:
+            if child.is_working:
+                self._finish(child, OrderStatus.CANCELED, "algorithm canceled")
+
+    def cancel(self, order_id: int) -> bool:
+        """Cancel a working order; return False when it had already ended.
+
+        An OTO parent cancelled with nothing filled cancels its children; one partly
+        filled releases them for the filled quantity. OCO siblings stay working.
+
+        Raises:
+            OrderError: No order has `order_id`.
+        """
+        order = self._get(order_id)
+        if order.is_terminal:
+            return False
+        self._finish(order, OrderStatus.CANCELED, "canceled by user")
+        return True
+
+    def _get(self, order_id: int) -> Order:
+        order = self._orders.get(order_id)
+        if order is None:
+            raise OrderError(f"no order with id {order_id}; ids come from submit()")
+        return order
+
+    def get_order(self, order_id: int) -> Order:
+        """Return the order with `order_id` (any status).
+
+        Raises:
+            OrderError: No order has `order_id`.
+        """
+        return self._get(order_id)
+
+    def modify(
+        self,
+        order_id: int,
+        *,
+        quantity: float | None = None,
+        limit_price: float | None = None,
+        stop_price: float | None = None,
+    ) -> Order:
+        """Change a working order's total quantity, limit or stop; return it.
+
+        The new quantity rounds down to the lot and must exceed what is already filled;
+        prices round to the tick in the order's less aggressive direction.
+
+        Raises:
+            OrderError: No order has `order_id`.
+            OrderRejectedError: The order has ended, or a new value is invalid.
+        """
+        order = self._get(order_id)
+        if order.is_terminal:
+            raise OrderRejectedError(
+                f"order {order_id} is {order.status.name}; only working orders can be modified",
+                order_id=order_id,
+            )
+        asset = self._asset_defs[self.asset_index[order.asset]]
+        buy = order.side is OrderSide.BUY
+        changes = []
+        if quantity is not None:
+            q = floor_to_step(float(quantity), asset.lot_size)
+            if not (math.isfinite(q) and q > order.filled_quantity):
+                raise OrderRejectedError(
+                    f"order {order_id}: new `quantity` {quantity!r} must exceed the filled "
+                    f"{order.filled_quantity:g} after rounding to lot {asset.lot_size}",
+                    order_id=order_id,
+                )
+            order.quantity = q
+            changes.append(f"quantity={q:g}")
+        for name, value, needs in (
+            ("limit_price", limit_price, _LIMITED),
+            ("stop_price", stop_price, (OrderType.STOP, OrderType.STOP_LIMIT)),
+        ):
+            if value is None:
+                continue
+            if order.order_type not in needs:
+                raise OrderRejectedError(
+                    f"order {order_id} is {order.order_type.name}; it has no `{name}`",
+                    order_id=order_id,
+                )
+            if not (math.isfinite(value) and value > 0.0):
+                raise OrderRejectedError(
+                    f"order {order_id}: `{name}` must be finite and > 0, was {value!r}",
+                    order_id=order_id,
+                )
+            down = buy if name == "limit_price" else not buy
+            rounded = (floor_to_step if down else ceil_to_step)(value, asset.tick_size)
+            setattr(order, name, rounded)
+            changes.append(f"{name}={rounded:g}")
+        s = self._slot_of.get(order_id)
+        if s is not None:
+            self._sync_slot(s, order)
+        order.reason = "modified: " + ", ".join(changes) if changes else order.reason
+        self._emit(order)
+        return order
+
+    def open_orders(self, asset: AssetId | None = None) -> list[Order]:
+        """Return working orders (ACCEPTED or PARTIALLY_FILLED), oldest first.
+
+        Inactive OTO children are included (they are ACCEPTED).
+        """
+        out = [
+            o
+            for o in self._slot_order
+            if o is not None and o.is_working and (asset is None or o.asset == asset)
+        ]
+        out.sort(key=lambda o: o.order_id)
+        return out
+
+    # -- ending orders --------------------------------------------------------------------
+
+    def _finish(self, order: Order, status: OrderStatus, reason: str) -> None:
+        # Cancel / expire / reject a working order (PARTIALLY_FILLED cannot be REJECTED).
+        if status is OrderStatus.REJECTED and order.status is OrderStatus.PARTIALLY_FILLED:
+            status = OrderStatus.CANCELED
+        order.transition(status, reason)
+        self._remove_slot(order)
+        self._emit(order)
+        self._release_children(order, fill_at_open=False)
+
+    def _release_children(self, order: Order, *, fill_at_open: bool) -> None:
+        # Activate OTO children once the parent is done; cut them to the filled quantity.
+        if not order.children:
+            return
+        filled = order.filled_quantity
+        for child in order.children:
+            if not child.is_working:
+                continue
+            if filled <= 0.0:
+                self._finish(
+                    child,
+                    OrderStatus.CANCELED,
+                    f"parent order {order.order_id} {order.status.name} without a fill",
+                )
+                continue
+            if child.quantity > filled and child.filled_quantity < filled:
+                child.quantity = filled
+                s = self._slot_of.get(child.order_id)
+                if s is not None:
+                    self._sync_slot(s, child)
+            self._activate(child, self._t if fill_at_open else self._t + 1)
+
+    def _reduce_oco(self, order: Order, quantity: float) -> None:
+        for sibling in order.oco:
+            if not sibling.is_working:
+                continue
+            new_qty = sibling.quantity - quantity
+            if new_qty <= sibling.filled_quantity + 1e-12:
+                self._finish(sibling, OrderStatus.CANCELED, f"OCO: order {order.order_id} filled")
+            else:
+                sibling.quantity = new_qty
+                sibling.reason = f"OCO: reduced by {quantity:g} filled on order {order.order_id}"
+                self._emit(sibling)
+
+    # -- bars -----------------------------------------------------------------------------
+
+    def _start_bar(self, t: int, timestamp: Timestamp) -> None:
+        self._t = t
+        self._now = timestamp
+        self._used.fill(0.0)
+        self._shift.fill(0.0)
+
+    def process_bar(  # noqa: PLR0917 - positional bar rows, as in the contract
+        self,
+        t: int,
+        timestamp: Timestamp,
+        open: FloatArray,
+        high: FloatArray,
+        low: FloatArray,
+        close: FloatArray,
+        volume: FloatArray,
+        *,
+        bid: FloatArray | None = None,
+        ask: FloatArray | None = None,
+        fill_price: FloatArray | None = None,
+        session_start: bool = True,
+    ) -> list[FillEvent]:
+        """Match working orders against bar `t`; call at the start of the bar.
+
+        Args:
+            t: Bar index, increasing by call.
+            timestamp: Bar time (int ns).
+            open: Bar rows aligned to `assets` (NaN where an asset has no bar).
+            high: Bar highs.
+            low: Bar lows.
+            close: Bar closes (used after matching, for trailing stops, stats and checks).
+            volume: Bar volumes (volume cap, slippage and impact inputs).
+            bid: Quote bids; with `ask`, market buys fill at the ask, sells at the bid.
+            ask: Quote asks.
+            fill_price: Market-order prices under `FillTiming.PRICE_COLUMN` (NaN: open).
+            session_start: False for intraday bars after the first of a session (opening
+                auction orders wait for the next session).
+
+        Returns:
+            The fills, in execution order.
+        """
+        self._start_bar(t, timestamp)
+        open = np.asarray(open, dtype=np.float64)
+        high = np.asarray(high, dtype=np.float64)
+        low = np.asarray(low, dtype=np.float64)
+        close = np.asarray(close, dtype=np.float64)
+        volume = np.asarray(volume, dtype=np.float64)
+        self._volume = volume
+        self._close = close
+        fills: list[FillEvent] = []
+        if self._algos:
+            self._spawn_children(at_close=False)
+        if self._n_active:
+            self._pend_bp = 0.0
+            self._pend_pos.fill(0.0)
+            self._expire_gtd(timestamp)
+            n = self._cap
+            mask = (
+                self._s_active[:n] & (self._s_elig[:n] <= t) & (self._s_phase[:n] != _PHASE_CLOSE)
+            )
+            if not session_start:
+                mask &= self._s_phase[:n] != _PHASE_OPEN
+            idx = np.flatnonzero(mask)
+            if idx.size:
+                market = open
+                if self.fill_timing is FillTiming.PRICE_COLUMN and fill_price is not None:
+                    market = np.where(np.isnan(fill_price), open, fill_price)
+                fills.extend(
+                    self._pass(idx, open, high, low, close, market, bid, ask, auction=False)
+                )
+                # children released by a fill at this bar's open see the rest of the bar
+                n = self._cap
+                again = np.flatnonzero(
+                    self._s_active[:n] & (self._s_elig[:n] == t) & (self._s_phase[:n] == _PHASE_ANY)
+                )
+                again = again[~np.isin(again, idx)]
+                if again.size:
+                    fills.extend(
+                        self._pass(again, open, high, low, close, market, bid, ask, auction=False)
+                    )
+                self._after_bar_trailing(high, low)
+        self._update_stats(close, volume)
+        return fills
+
+    def process_close(
+        self,
+        t: int,
+        timestamp: Timestamp,
+        close: FloatArray,
+        volume: FloatArray | None = None,
+        *,
+        bid: FloatArray | None = None,
+        ask: FloatArray | None = None,
+        session_end: bool = True,
+    ) -> list[FillEvent]:
+        """Fill close-phase orders at bar `t`'s close; call after the strategy phase.
+
+        Fills market orders under SAME_BAR_CLOSE (submitted on bar ``t`` or before) and
+        NEXT_BAR_CLOSE (submitted before ``t``), market-on-close and CLS orders (submitted
+        before ``t``, or on ``t`` under SAME_BAR_CLOSE), and under SAME_BAR_CLOSE checks
+        limit/stop orders submitted on ``t`` against the close. Auction remainders expire;
+        with `session_end`, DAY orders that have been working this session expire.
+
+        Args:
+            t: Bar index (the same as the preceding `process_bar`).
+            timestamp: Time of the close (int ns).
+            close: Closes aligned to `assets`.
+            volume: Bar volumes (default: those given to `process_bar`).
+            bid: Closing bids.
+            ask: Closing asks.
+            session_end: True when this bar ends a trading session (always for daily bars).
+
+        Returns:
+            The fills, in execution order.
+        """
+        if t != self._t:
+            self._start_bar(t, timestamp)
+            if volume is None:
+                self._volume = np.full(len(self.assets), np.nan)
+        self._now = timestamp
+        close = np.asarray(close, dtype=np.float64)
+        if volume is not None:
+            self._volume = np.asarray(volume, dtype=np.float64)
+        self._close = close
+        fills: list[FillEvent] = []
+        if self._algos:
+            self._spawn_children(at_close=True)
+        if self._n_active:
+            self._pend_bp = 0.0
+            self._pend_pos.fill(0.0)
+            self._expire_gtd(timestamp)
+            n = self._cap
+            active = self._s_active[:n]
+            phase = self._s_phase[:n]
+            mask = active & (phase == _PHASE_CLOSE) & (self._s_elig[:n] <= t)
+            if self.fill_timing is FillTiming.SAME_BAR_CLOSE:
+                mask |= active & (phase == _PHASE_ANY) & (self._s_submit[:n] == t)
+            idx = np.flatnonzero(mask)
+            if idx.size:
+                fills.extend(
+                    self._pass(idx, close, close, close, close, close, bid, ask, auction=True)
+                )
+            if session_end:
+                n = self._cap
+                day = np.flatnonzero(
+                    self._s_active[:n]
+                    & (self._s_tif[:n] == int(TimeInForce.DAY))
+                    & (self._s_elig[:n] <= t)
+                )
+                for s in day.tolist():
+                    order = self._slot_order[s]
+                    if order is not None:
+                        self._finish(order, OrderStatus.EXPIRED, "DAY order expired at session end")
+        finite = ~np.isnan(close)
+        self._last_close[finite] = close[finite]
+        return fills
+
+    def _close_timing(self) -> bool:
+        return self.fill_timing in (FillTiming.SAME_BAR_CLOSE, FillTiming.NEXT_BAR_CLOSE)
+
+    def _expire_gtd(self, timestamp: Timestamp) -> None:
+        n = self._cap
+        gone = np.flatnonzero(self._s_active[:n] & (self._s_expire[:n] < timestamp))
+        for s in gone.tolist():
+            order = self._slot_order[s]
+            if order is not None:
+                self._finish(order, OrderStatus.EXPIRED, "GTD order passed its expire_at")
+
+    def _spawn_children(self, *, at_close: bool) -> None:
+        # Market children go out at the phase where market orders fill; limit children at bars.
+        for algo_id, algo in list(self._algos.items()):
+            if algo.done:
+                del self._algos[algo_id]
+                continue
+            closing = algo.uses_market_orders and self._close_timing()
+            if closing != at_close:
+                continue
+            if self._t < algo.start_bar:
+                continue
+            if any(c.is_working for c in algo.children):
+                continue
+            child = algo.next_child()
+            if child is None:
+                continue
+            self._submit(child, eligible=self._t, pending_position=0.0)
+            self._algo_of[child.order_id] = algo
+            if child.status is OrderStatus.REJECTED:
+                algo.stop(f"child order {child.order_id} rejected: {child.reason}")
+            else:
+                s = self._slot_of[child.order_id]
+                self._s_submit[s] = self._t - 1  # decided before this bar
+                if self._s_phase[s] == _PHASE_CLOSE:
+                    self._s_elig[s] = self._t
+
+    def _after_bar_trailing(self, high: FloatArray, low: FloatArray) -> None:
+        n = self._cap
+        idx = np.flatnonzero(
+            self._s_active[:n] & (self._s_type[:n] == int(OrderType.TRAILING_STOP))
+        )
+        if not idx.size:
+            return
+        a = self._s_asset[idx]
+        ref, level = update_trailing_nb(
+            self._s_side[idx],
+            self._s_ref[idx],
+            self._s_amount[idx],
+            self._s_pct[idx],
+            high[a],
+            low[a],
+        )
+        self._s_ref[idx] = ref
+        self._s_stop[idx] = level
+        for j, s in enumerate(idx.tolist()):
+            order = self._slot_order[s]
+            if order is not None:
+                order.trail_reference = float(ref[j])
+                order.stop_price = float(level[j])
+
+    def _update_stats(self, close: FloatArray, volume: FloatArray) -> None:
+        alpha = 2.0 / (_STATS_SPAN + 1.0)
+        vol = volume * self.bars_per_day
+        ok = np.isfinite(vol) & (vol >= 0)
+        first = ok & np.isnan(self._adv)
+        self._adv[first] = vol[first]
+        upd = ok & ~first
+        self._adv[upd] += alpha * (vol[upd] - self._adv[upd])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ret = np.log(close / self._prev_close)
+        ok = np.isfinite(ret)
+        sq = ret * ret * self.bars_per_day
+        first = ok & np.isnan(self._var)
+        self._var[first] = sq[first]
+        upd = ok & ~first
+        self._var[upd] += alpha * (sq[upd] - self._var[upd])
+        finite = np.isfinite(close)
+        self._prev_close[finite] = close[finite]
+        self._last_close[finite] = close[finite]
+
+    def set_market_stats(
+        self,
+        *,
+        adv: npt.ArrayLike | None = None,
+        volatility: npt.ArrayLike | None = None,
+    ) -> None:
+        """Override the per-asset average daily volume and daily volatility used by impact.
+
+        Without this the broker keeps a 20-bar exponential average of ``volume *
+        bars_per_day`` and of squared log returns (scaled to a day) from the bars it sees.
+        """
+        if adv is not None:
+            self._adv = np.asarray(adv, dtype=np.float64).copy()
+        if volatility is not None:
+            v = np.asarray(volatility, dtype=np.float64)
+            self._var = v * v
+
+    # -- matching -------------------------------------------------------------------------
+
+    def _pass(  # noqa: PLR0917
+        self,
+        idx: npt.NDArray[np.intp],
+        open_: FloatArray,
+        high: FloatArray,
+        low: FloatArray,
+        close: FloatArray,
+        market: FloatArray,
+        bid: FloatArray | None,
+        ask: FloatArray | None,
+        *,
+        auction: bool,
+    ) -> list[FillEvent]:
+        a = self._s_asset[idx]
+        side = self._s_side[idx]
+        phase = self._s_phase[idx]
+        o = open_[a]
+        h = high[a]
+        lo = low[a]
+        mkt = market[a]
+        if bid is not None and ask is not None:
+            mkt = quote_prices(side, bid[a], ask[a], mkt)
+        is_open_auction = phase == _PHASE_OPEN
+        if not auction and is_open_auction.any():
+            h = np.where(is_open_auction, o, h)
+            lo = np.where(is_open_auction, o, lo)
+            mkt = np.where(is_open_auction, o, mkt)
+        types = self._s_type[idx]
+        trailing = types == int(OrderType.TRAILING_STOP)
+        if trailing.any():  # the open is known before the rest of the bar
+            t_idx = idx[trailing]
+            ref, level = update_trailing_nb(
+                self._s_side[t_idx],
+                self._s_ref[t_idx],
+                self._s_amount[t_idx],
+                self._s_pct[t_idx],
+                o[trailing],
+                o[trailing],
+            )
+            self._s_ref[t_idx] = ref
+            self._s_stop[t_idx] = level
+        price, code = match_orders_nb(
+            side,
+            types,
+            self._s_limit[idx],
+            self._s_stop[idx],
+            self._s_trig[idx],
+            o,
+            h,
+            lo,
+            mkt,
+        )
+        armed = np.flatnonzero(code == MatchCode.ARMED)
+        for j in armed.tolist():
+            s = int(idx[j])
+            self._s_trig[s] = True
+            order = self._slot_order[s]
+            if order is not None:
+                order.triggered = True
+        hit = np.flatnonzero(
+            (code == MatchCode.MARKET) | (code == MatchCode.GAP) | (code == MatchCode.TOUCH)
+        )
+        fills: list[FillEvent] = []
+        if hit.size:
+            cands = [(int(idx[j]), float(price[j]), int(code[j])) for j in hit.tolist()]
+            cands = self._resolve_oco(cands, open_, high, low, close, auction=auction)
+            if self.exit_first and self.account is not None:
+                cands.sort(key=lambda c: (not self._is_exit(c[0]), self._order_id(c[0])))
+            else:
+                cands.sort(key=lambda c: self._order_id(c[0]))
+            for s, p, c in cands:
+                order = self._slot_order[s]
+                if order is None or not order.is_working:
+                    continue
+                fill = self._fill(order, s, p, c, auction=auction)
+                if fill is not None:
+                    fills.append(fill)
+        self._end_of_pass(idx, o, auction=auction)
+        return fills
+
+    def _order_id(self, s: int) -> int:
+        order = self._slot_order[s]
+        return order.order_id if order is not None else 0
+
+    def _is_exit(self, s: int) -> bool:
+        order = self._slot_order[s]
+        if order is None or self.account is None:
+            return False
+        a = int(self._s_asset[s])
+        held = self.account.position(order.asset) + float(self._pend_pos[a])
+        return held * int(order.side) < 0
+
+    def _resolve_oco(
+        self,
+        cands: list[tuple[int, float, int]],
+        open_: FloatArray,
+        high: FloatArray,
+        low: FloatArray,
+        close: FloatArray,
+        *,
+        auction: bool,
+    ) -> list[tuple[int, float, int]]:
+        groups: dict[int, list[tuple[int, float, int]]] = {}
+        for cand in cands:
+            order = self._slot_order[cand[0]]
+            if order is not None and order.oco:
+                key = min(order.order_id, *(o.order_id for o in order.oco))
+                groups.setdefault(key, []).append(cand)
+        losers: set[int] = set()
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            winner = self._intrabar_winner(members, open_, high, low, close, auction=auction)
+            losers.update(m[0] for m in members if m[0] != winner)
+        return [c for c in cands if c[0] not in losers]
+
+    def _intrabar_winner(
+        self,
+        members: list[tuple[int, float, int]],
+        open_: FloatArray,
+        high: FloatArray,
+        low: FloatArray,
+        close: FloatArray,
+        *,
+        auction: bool,
+    ) -> int:
+        def worst_key(m: tuple[int, float, int]) -> tuple[float, int]:
+            # worst for the trader first: highest price for buys, lowest for sells
+            return (-m[1] * int(self._s_side[m[0]]), self._order_id(m[0]))
+
+        if self.intrabar_policy is IntrabarPolicy.WORST_CASE or auction:
+            return min(members, key=worst_key)[0]
+        a = int(self._s_asset[members[0][0]])
+        path = intrabar_path(
+            self.intrabar_policy, float(open_[a]), float(high[a]), float(low[a]), float(close[a])
+        )
+        timed = []
+        for m in members:
+            s = m[0]
+            side = int(self._s_side[s])
+            kind = int(self._s_type[s])
+            if kind == OrderType.LIMIT or (kind == OrderType.STOP_LIMIT and self._s_trig[s]):
+                level, above = float(self._s_limit[s]), side < 0
+            elif kind in (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP):
+                level, above = float(self._s_stop[s]), side > 0
+            else:
+                level, above = float(open_[a]), True  # market: at the open
+            timed.append((first_touch(level, above, path), worst_key(m), s))
+        timed.sort()
+        return timed[0][2]
+
+    def _end_of_pass(self, idx: npt.NDArray[np.intp], o: FloatArray, *, auction: bool) -> None:
+        # IOC/FOK remainders are cancelled; auction remainders expire (assets with a bar).
+        tif = self._s_tif[idx]
+        phase = self._s_phase[idx]
+        flag = np.isin(tif, _IOC_FOK)
+        if auction:
+            flag |= phase == _PHASE_CLOSE
+        else:
+            flag |= phase == _PHASE_OPEN
+        flag &= ~np.isnan(o)
+        for s in idx[flag].tolist():
+            order = self._slot_order[s]
+            if order is None or not order.is_working or not self._s_active[s]:
+                continue
+            if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+                left = order.remaining
+                why = (
+                    "FOK: not filled in full"
+                    if order.time_in_force is TimeInForce.FOK
+                    else (f"IOC: unfilled remainder {left:g} canceled")
+                )
+                self._finish(order, OrderStatus.CANCELED, why)
+            elif self._s_phase[s] == _PHASE_CLOSE and (
+                order.order_type is OrderType.MARKET_ON_CLOSE
+                or order.time_in_force is TimeInForce.CLS
+            ):
+                self._finish(order, OrderStatus.EXPIRED, "closing auction passed")
+            elif self._s_phase[s] == _PHASE_OPEN:
+                self._finish(order, OrderStatus.EXPIRED, "opening auction passed")
+
+    def _fill(
+        self, order: Order, s: int, base: float, code: int, *, auction: bool
+    ) -> FillEvent | None:
+        a = int(self._s_asset[s])
+        asset = self._asset_defs[a]
+        mult = float(self._multiplier[a])
+        side = int(order.side)
+        lot = asset.lot_size
+        volume = float(self._volume[a])
+        qty = order.remaining
+        if self.volume_limit is not None:
+            avail = floor_to_step(self.volume_limit.max_quantity(volume) - self._used[a], lot)
+            if avail < qty:
+                if order.time_in_force is TimeInForce.FOK:
+                    self._finish(
+                        order,
+                        OrderStatus.CANCELED,
+                        f"FOK: only {max(avail, 0.0):g} of {qty:g} available under the volume cap",
+                    )
+                    return None
+                if avail <= 0.0:
+                    return None
+                qty = avail
+        ref = base + float(self._shift[a]) if code != MatchCode.TOUCH else base
+        limited = order.order_type in _LIMITED
+        maker = limited and code == MatchCode.TOUCH
+        slip, temp, perm = self._costs(order, ref, qty, a, volume, limited)
+        price = ref + side * (slip + temp + perm)
+        closing = opening = 0.0
+        if self.account is not None:
+            held = self.account.position(order.asset) + float(self._pend_pos[a])
+            closing = min(qty, abs(held)) if held * side < 0 else 0.0
+            opening = qty - closing
+            if opening > 0.0:
+                if side < 0 and not (asset.shortable and self.account.can_short(order.asset)):
+                    self._finish(
+                        order,
+                        OrderStatus.REJECTED,
+                        f"short sale not permitted for {order.asset!r} at fill time "
+                        f"(position {held:g}, sell {qty:g})",
+                    )
+                    return None
+                have = self.account.buying_power() + self._pend_bp
+                comm = self._commission(qty, price, mult, maker)
+                need = opening * price * mult + comm
+                if need > have * (1.0 + 1e-12):
+                    if self.funds_policy is FundsPolicy.REJECT:
+                        self._finish(
+                            order,
+                            OrderStatus.REJECTED,
+                            f"insufficient buying power at fill for {order.asset!r}: needs "
+                            f"{need:.2f}, has {have:.2f}",
+                        )
+                        return None
+                    afford = floor_to_step(max(have - comm, 0.0) / (price * mult), lot)
+                    while afford > 0.0:
+                        new_qty = closing + afford
+                        slip, temp, perm = self._costs(order, ref, new_qty, a, volume, limited)
+                        price = ref + side * (slip + temp + perm)
+                        comm = self._commission(new_qty, price, mult, maker)
+                        if afford * price * mult + comm <= have:
+                            break
+                        afford = floor_to_step(afford - lot, lot)
+                    if closing + afford <= 0.0:
+                        self._finish(
+                            order,
+                            OrderStatus.REJECTED,
+                            f"insufficient buying power at fill for {order.asset!r}: "
+                            f"not even one lot affordable with {have:.2f}",
+                        )
+                        return None
+                    qty = closing + afford
+                    opening = afford
+                    slip, temp, perm = self._costs(order, ref, qty, a, volume, limited)
+                    price = ref + side * (slip + temp + perm)
+                    resized = True
+                else:
+                    resized = False
+            else:
+                resized = False
+        else:
+            resized = False
+        commission = self._commission(qty, price, mult, maker)
+        order.record_fill(qty, price)
+        self._month_volume += qty
+        self._used[a] += qty
+        self._shift[a] += side * perm
+        self._pend_pos[a] += side * qty
+        self._pend_bp += (closing - opening) * price * mult - commission
+        fill = FillEvent(
+            self._now,
+            order.order_id,
+            order.asset,
+            order.side,
+            qty,
+            price,
+            reference_price=ref,
+            commission=commission,
+            slippage=slip * qty * mult,
+            impact=(temp + perm) * qty * mult,
+            remaining=order.remaining,
+            multiplier=mult,
+            tag=order.tag,
+        )
+        self._emit(order)
+        algo = self._algo_of.get(order.order_id)
+        if algo is not None:
+            algo.on_fill(qty, price)
+        if order.oco:
+            self._reduce_oco(order, qty)
+        if order.status is OrderStatus.FILLED:
+            self._remove_slot(order)
+            self._algo_of.pop(order.order_id, None)
+            at_open = not auction and code in (MatchCode.MARKET, MatchCode.GAP)
+            self._release_children(order, fill_at_open=at_open)
+        elif resized:
+            self._finish(
+                order,
+                OrderStatus.CANCELED,
+                f"resized to {qty:g} by buying power; remainder {order.remaining:g} canceled",
+            )
+        return fill
+
+    def _costs(  # noqa: PLR0917
+        self, order: Order, ref: float, qty: float, a: int, volume: float, limited: bool
+    ) -> tuple[float, float, float]:
+        slip = max(self.slippage.slippage(ref, qty, volume=volume), 0.0)
+        adv = float(self._adv[a])
+        if math.isnan(adv):
+            adv = volume * self.bars_per_day
+        var = float(self._var[a])
+        sigma = math.sqrt(var) if not math.isnan(var) else self.default_volatility
+        imp = self.impact.impact(ref, qty, volume=volume, volatility=sigma, adv=adv)
+        temp = max(imp.temporary, 0.0)
+        perm = max(imp.permanent, 0.0)
+        total = slip + temp + perm
+        if limited and total > 0.0:
+            allowed = max((order.limit_price - ref) * int(order.side), 0.0)
+            if total > allowed:
+                f = allowed / total
+                slip, temp, perm = slip * f, temp * f, perm * f
+        if order.side is OrderSide.SELL and slip + temp + perm > ref:
+            f = ref / (slip + temp + perm)
+            slip, temp, perm = slip * f, temp * f, perm * f
+        return slip, temp, perm
+
+    def _commission(self, qty: float, price: float, mult: float, maker: bool) -> float:
+        month = int(np.datetime64(int(self._now), "ns").astype("datetime64[M]").astype(np.int64))
+        if month != self._month:
+            self._month = month
+            self._month_volume = 0.0
+        fee = self.commission.commission(
+            qty, price, multiplier=mult, monthly_volume=self._month_volume, maker=maker
+        )
+        return max(float(fee), 0.0)
+
+    # -- corporate actions ----------------------------------------------------------------
+
+    def adjust_for_split(self, asset: AssetId, ratio: float) -> None:
+        """Adjust open orders on `asset` for a split of `ratio` new shares per old share.
+
+        Quantities (total and filled) multiply by `ratio` (rounded down to the lot), prices
+        and trails divide by it (rounded to the tick, less aggressive direction); the
+        broker's last close and volume statistics are adjusted too.
+
+        Raises:
+            ConfigError: `ratio` is not finite and > 0.
+            OrderError: `asset` is not traded by this broker.
+        """
+        if not (math.isfinite(ratio) and ratio > 0.0):
+            raise ConfigError(f"split `ratio` must be finite and > 0, was {ratio!r}")
+        a = self.asset_index.get(asset)
+        if a is None:
+            raise OrderError(f"asset {asset!r} is not traded by this broker")
+        d = self._asset_defs[a]
+        for order in self.open_orders(asset):
+            buy = order.side is OrderSide.BUY
+            order.quantity = floor_to_step(order.quantity * ratio, d.lot_size)
+            order.filled_quantity = floor_to_step(order.filled_quantity * ratio, d.lot_size)
+            if not math.isnan(order.average_fill_price):
+                order.average_fill_price /= ratio
+            if not math.isnan(order.limit_price):
+                order.limit_price = (floor_to_step if buy else ceil_to_step)(
+                    order.limit_price / ratio, d.tick_size
+                )
+            if not math.isnan(order.stop_price):
+                if order.order_type is OrderType.TRAILING_STOP:
+                    order.stop_price /= ratio
+                else:
+                    order.stop_price = (ceil_to_step if buy else floor_to_step)(
+                        order.stop_price / ratio, d.tick_size
+                    )
+            if not math.isnan(order.trail_amount):
+                order.trail_amount = max(order.trail_amount / ratio, d.tick_size)
+            order.trail_reference /= ratio
+            if order.quantity <= order.filled_quantity:
+                self._finish(order, OrderStatus.CANCELED, f"split {ratio:g}: nothing left to fill")
+                continue
+            order.reason = f"adjusted for split ratio {ratio:g}"
+            s = self._slot_of.get(order.order_id)
+            if s is not None:
+                self._sync_slot(s, order)
+            self._emit(order)
+        for arr in (self._last_close, self._prev_close):
+            arr[a] /= ratio
+        self._adv[a] *= ratio
