@@ -58,7 +58,7 @@ class SnapshotRecorder:
         >>> pf.apply_fill(FillEvent(0, 1, "A", OrderSide.BUY, 5.0, 100.0))
         >>> pf.mark(0, np.array([100.0])); rec.record(0, pf)
         >>> pf.mark(1, np.array([80.0])); rec.record(1, pf)
-        >>> rec.equity_curve().select("equity", "returns", "drawdown").round(6).rows()
+        >>> rec.equity_curve().select(pl.col("equity", "returns", "drawdown").round(6)).rows()
         [(1000.0, 0.0, 0.0), (900.0, -0.1, -0.1)]
     """
 
