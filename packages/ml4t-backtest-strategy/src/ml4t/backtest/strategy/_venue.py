@@ -6,7 +6,9 @@ construction lives here, so that a change in those layers' surfaces is a change 
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -142,6 +144,23 @@ def build_close_order(asset: str, quantity: float, tag: str) -> Order:
     """Build a market-on-close order for a signed quantity (used at the end of a run)."""
     side = OrderSide.BUY if quantity > 0 else OrderSide.SELL
     return Order.market_on_close(asset, side, abs(quantity), tag=tag)
+
+
+@contextlib.contextmanager
+def close_auction_now(broker: Any) -> Iterator[None]:
+    """Make market-on-close orders submitted inside the block fill at this bar's close.
+
+    The broker lets a MOC order decided on bar ``t`` take part in bar ``t``'s closing auction
+    only under SAME_BAR_CLOSE timing; the end-of-run liquidation needs that under every timing.
+    """
+    from ml4t.backtest.execution.fills import FillTiming as BrokerTiming  # noqa: PLC0415
+
+    saved = broker.fill_timing
+    broker.fill_timing = BrokerTiming.SAME_BAR_CLOSE
+    try:
+        yield
+    finally:
+        broker.fill_timing = saved
 
 
 def build_bracket(

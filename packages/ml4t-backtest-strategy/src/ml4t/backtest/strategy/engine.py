@@ -522,9 +522,10 @@ class _Run:
     def _close_all_at_end(self) -> None:
         for order in list(self.broker.open_orders(None)):
             self.broker.cancel(order.order_id)
-        for j in np.flatnonzero(self.qty).tolist():
-            order = _venue.build_close_order(self.assets[j], -float(self.qty[j]), END_TAG)
-            self._submit_order(order, j)
+        with _venue.close_auction_now(self.broker):
+            for j in np.flatnonzero(self.qty).tolist():
+                order = _venue.build_close_order(self.assets[j], -float(self.qty[j]), END_TAG)
+                self._submit_order(order, j)
         self._drain_order_events()
 
     # ------------------------------------------------------------------------------ loop
