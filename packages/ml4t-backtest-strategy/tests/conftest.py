@@ -46,7 +46,9 @@ def make_feed(
 
 def frictionless(**kwargs: object) -> BacktestConfig:
     return BacktestConfig(
-        commission={"kind": "none"}, slippage={"kind": "none"}, **kwargs  # type: ignore[arg-type]
+        commission={"kind": "none"},
+        slippage={"kind": "none"},
+        **kwargs,  # type: ignore[arg-type]
     )
 
 

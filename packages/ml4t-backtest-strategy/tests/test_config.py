@@ -82,11 +82,12 @@ class TestBacktestConfig:
 
     def test_maintenance_above_initial_margin_is_rejected(self):
         with pytest.raises(ConfigError, match="maintenance_margin"):
-            BacktestConfig(account={"policy": "margin", "initial_margin": 0.3,
-                                    "maintenance_margin": 0.4})
+            BacktestConfig(
+                account={"policy": "margin", "initial_margin": 0.3, "maintenance_margin": 0.4}
+            )
 
     def test_config_error_is_a_value_error(self):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="seed"):
             BacktestConfig(seed=-1)
 
     def test_invalid_toml_and_yaml_raise_config_error(self):
@@ -102,12 +103,14 @@ class TestBacktestConfig:
     def test_replace_validates_and_keeps_other_fields(self):
         cfg = _custom().replace(initial_cash=1.0, risk={"take_profit": 0.2})
         assert cfg.initial_cash == 1.0
-        assert cfg.risk.take_profit == 0.2 and cfg.risk.stop_loss is None
+        assert cfg.risk.take_profit == 0.2
+        assert cfg.risk.stop_loss is None
         assert cfg.seed == 7
 
     def test_preset_registry_accepts_new_presets_and_overrides(self):
-        register_preset("test_frictionless", {"commission": {"kind": "none"},
-                                              "slippage": {"kind": "none"}})
+        register_preset(
+            "test_frictionless", {"commission": {"kind": "none"}, "slippage": {"kind": "none"}}
+        )
         try:
             cfg = BacktestConfig.preset("test_frictionless", initial_cash=10.0)
             assert not cfg.has_costs

@@ -70,7 +70,8 @@ class TestHandComputedNextOpen:
     def test_trade_pnl_excursions_and_bars_held(self, feed):
         r = BacktestEngine(data_feed=feed, strategy=BuyThenSell(), config=COSTS).run()
         tr = r.trades.row(0, named=True)
-        assert tr["quantity"] == 100.0 and tr["side"] == 1
+        assert tr["quantity"] == 100.0
+        assert tr["side"] == 1
         assert tr["gross_pnl"] == pytest.approx((10.989 - 10.2102) * 100)  # 77.88
         assert tr["commission"] == pytest.approx(2.0)
         assert tr["net_pnl"] == pytest.approx(75.88)
