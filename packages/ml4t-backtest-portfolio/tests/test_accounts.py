@@ -144,9 +144,7 @@ class TestFuturesAndCrypto:
 class TestBorrowAndInterest:
     def test_hard_to_borrow_rejects_new_shorts_only(self) -> None:
         borrow = BorrowCosts(hard_to_borrow=frozenset({"GME"}))
-        pf = Portfolio(
-            ["GME", "AAPL"], initial_cash=10_000.0, account=RegTMargin(), borrow=borrow
-        )
+        pf = Portfolio(["GME", "AAPL"], initial_cash=10_000.0, account=RegTMargin(), borrow=borrow)
         assert not pf.can_short("GME")
         assert pf.can_short("AAPL")
         reason = pf.check_order("GME", SELL, 1, 20.0)

@@ -182,8 +182,7 @@ class TestErrors:
 
 def test_portfolio_conforms_to_the_execution_account_view_protocol() -> None:
     account_py = (
-        Path(__file__).parents[2]
-        / "ml4t-backtest-execution/src/ml4t/backtest/execution/account.py"
+        Path(__file__).parents[2] / "ml4t-backtest-execution/src/ml4t/backtest/execution/account.py"
     )
     if not account_py.exists():
         pytest.skip("execution's account.py is not written yet")
