@@ -68,9 +68,11 @@ def _participation(quantity: float, adv: float) -> float:
 
 
 def _split(total: float, permanent_fraction: float) -> MarketImpact:
-    if not total > 0.0:  # also catches NaN
+    if not total > 0.0:  # also catches NaN (e.g. 0 * inf)
         return _ZERO
-    return MarketImpact(total * (1.0 - permanent_fraction), total * permanent_fraction)
+    permanent = total * permanent_fraction if permanent_fraction > 0.0 else 0.0
+    temporary = total * (1.0 - permanent_fraction) if permanent_fraction < 1.0 else 0.0
+    return MarketImpact(temporary, permanent)
 
 
 def _check_permanent_fraction(owner: str, value: float) -> None:
@@ -193,7 +195,7 @@ class SquareRootImpact(ImpactModel):
     ) -> MarketImpact:
         """Return ``coefficient * volatility * sqrt(quantity / adv) * price``, split."""
         share = _participation(quantity, adv)
-        if math.isnan(share) or not volatility >= 0.0:
+        if math.isnan(share) or not volatility > 0.0:
             return _ZERO
         return _split(
             self.coefficient * volatility * math.sqrt(share) * price, self.permanent_fraction
@@ -245,7 +247,7 @@ class AlmgrenChrissImpact(ImpactModel):
     ) -> MarketImpact:
         """Return the temporary (rate-driven) and permanent (size-driven) impact."""
         share = _participation(quantity, adv)
-        if math.isnan(share) or not volatility >= 0.0:
+        if math.isnan(share) or not volatility > 0.0:
             return _ZERO
         permanent = self.gamma * volatility * share * price
         temporary = self.eta * volatility * (share / self.horizon_days) ** self.beta * price
