@@ -240,6 +240,7 @@ class TradeTracker:
             return
         if not self._free:
             self._grow()
+            qty = self._qty  # the arrays were replaced
         k = self._free.pop()
         self._lot_asset[k] = asset_index
         qty[k] = sign * remaining
