@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
 from validation.common import RunResult
 
-__all__ = ["SCENARIOS", "Scenario", "register"]
+__all__ = ["SCENARIOS", "Scenario", "attach_ml4t", "register"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,7 @@ class Scenario:
     run_peer: Callable[[pl.DataFrame], RunResult]
     run_ml4t: Callable[[pl.DataFrame], RunResult] | None = None
     known_difference: str | None = None
+    difference_check: Callable[[RunResult, RunResult], None] | None = None
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -47,3 +48,20 @@ def register(scenario: Scenario) -> Scenario:
         raise ValueError(f"duplicate scenario name {scenario.name!r}")
     SCENARIOS[scenario.name] = scenario
     return scenario
+
+
+def attach_ml4t(
+    name: str,
+    run_ml4t: Callable[[pl.DataFrame], RunResult],
+    *,
+    known_difference: str | None = None,
+    difference_check: Callable[[RunResult, RunResult], None] | None = None,
+) -> None:
+    """Give the registered scenario `name` its ml4t-backtest run (and documented difference)."""
+    old = SCENARIOS[name]
+    SCENARIOS[name] = replace(
+        old,
+        run_ml4t=run_ml4t,
+        known_difference=known_difference or old.known_difference,
+        difference_check=difference_check or old.difference_check,
+    )

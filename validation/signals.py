@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["above_sma", "sma_cross"]
+__all__ = ["above_sma", "sma_cross", "sma_cross_exact"]
 
 
 def sma_cross(df: pl.DataFrame, fast: int = 10, slow: int = 30) -> pl.DataFrame:
@@ -33,3 +33,31 @@ def above_sma(df: pl.DataFrame, window: int = 20) -> pl.DataFrame:
         (pl.col("close") > sma).fill_null(False).cast(pl.Float64).alias("entry"),
         (pl.col("close") < sma).fill_null(False).cast(pl.Float64).alias("exit"),
     )
+
+
+def sma_cross_exact(df: pl.DataFrame, fast: int, slow: int) -> pl.DataFrame:
+    """`sma_cross` with Backtrader's exact arithmetic (one asset).
+
+    SMAs are ``math.fsum`` of the window / period (as backtrader's SMA), and a cross compares
+    the current difference with the last NON-ZERO previous difference (backtrader's
+    CrossOver via NonZeroDifference), so a bar where the SMAs are exactly equal does not hide a
+    cross.
+    """
+    import math
+
+    close = df["close"].to_list()
+    n = len(close)
+    entry = [0.0] * n
+    exit_ = [0.0] * n
+    last_nz = math.nan
+    for t in range(slow - 1, n):
+        f = math.fsum(close[t - fast + 1 : t + 1]) / fast
+        s = math.fsum(close[t - slow + 1 : t + 1]) / slow
+        d = f - s
+        if last_nz < 0 < d:
+            entry[t] = 1.0
+        elif last_nz > 0 > d:
+            exit_[t] = 1.0
+        if d != 0:
+            last_nz = d
+    return df.with_columns(pl.Series("entry", entry), pl.Series("exit", exit_))

@@ -373,3 +373,103 @@ register(
         _sweep,
     )
 )
+
+
+# ----------------------------------------------------------------------- ml4t-backtest side
+
+
+def _ml4t(strategy_factory: Any, **config: Any) -> Any:
+    # Run a fresh strategy under the backtrader preset (cash 100,000) plus `config`.
+    from ml4t.backtest.strategy.config import BacktestConfig
+
+    from validation import ml4t_runs
+
+    def run(bars: pl.DataFrame, registry: Any = None) -> RunResult:
+        cfg = BacktestConfig.preset("backtrader", initial_cash=100_000.0, **config)
+        if registry is None:  # backtrader has no price grid: limit/stop prices stay unrounded
+            registry = ml4t_runs.no_tick_registry(bars)
+        return ml4t_runs.run_ml4t(bars, strategy_factory(), cfg, registry=registry)
+
+    return run
+
+
+def _attach() -> None:
+    from ml4t.backtest.core.assets import AssetRegistry, Future
+
+    from validation import ml4t_runs
+    from validation import ml4t_strategies as ms
+    from validation.registry import attach_ml4t
+
+    cross = lambda: ml4t_runs.CrossStrategy(SIZE)  # noqa: E731
+    attach_ml4t("bt_market_next_open", _ml4t(cross))
+    attach_ml4t("bt_market_same_close", _ml4t(cross, fill_timing="same_close"))
+    attach_ml4t("bt_limit_entry", _ml4t(lambda: ms.PendingEntry(size=SIZE, limit=0.99)))
+    attach_ml4t("bt_stop_entry", _ml4t(lambda: ms.PendingEntry(size=SIZE, stop=1.01)))
+    attach_ml4t(
+        "bt_stop_limit_entry",
+        _ml4t(lambda: ms.PendingEntry(size=SIZE, stop=1.01, limit=1.015)),
+    )
+    attach_ml4t("bt_trailing_stop", _ml4t(lambda: ms.TrailingEntry(size=SIZE, trail=0.05)))
+    attach_ml4t(
+        "bt_bracket_same_bar",
+        _ml4t(lambda: ms.BracketEntry(size=SIZE, stop=0.985, target=1.015)),
+    )
+    attach_ml4t("bt_percent_sizer", _ml4t(lambda: ms.PercentEntry(0.5)))
+    attach_ml4t(
+        "bt_commission_per_share_min",
+        _ml4t(cross, commission={"kind": "per_share", "per_share": 0.005, "minimum": 1.0}),
+    )
+    attach_ml4t(
+        "bt_commission_percent", _ml4t(cross, commission={"kind": "percent", "rate": 0.001})
+    )
+    attach_ml4t("bt_slippage_fixed", _ml4t(cross, slippage={"kind": "fixed", "per_unit": 0.05}))
+    attach_ml4t("bt_slippage_percent", _ml4t(cross, slippage={"kind": "fixed_bps", "bps": 10.0}))
+    attach_ml4t("bt_short_reversal", _ml4t(lambda: ms.Reversal(SIZE)))
+    attach_ml4t("bt_pyramiding", _ml4t(lambda: ms.Pyramid(step=20, cap=100)))
+    attach_ml4t("bt_intraday_minute", _ml4t(lambda: ml4t_runs.CrossStrategy(10)))
+    futures = _ml4t(
+        lambda: ml4t_runs.CrossStrategy(10),
+        commission={"kind": "per_share", "per_share": 2.0, "minimum": 0.0},
+        # ml4t's buying-power check uses the full notional of a future, not the contract's
+        # initial margin; margin never binds in backtrader here (10 x $2,500 < cash), so the
+        # check is switched off to compare the fills and P&L.
+        cash_shortfall="allow_negative",
+    )
+    registry = AssetRegistry(
+        [
+            Future(
+                asset_id="6EH4",
+                multiplier=125_000.0,
+                tick_size=0.00005,
+                initial_margin=2_500.0,
+                maintenance_margin=2_500.0,
+            )
+        ]
+    )
+    attach_ml4t("bt_futures_multiplier", lambda bars: futures(bars, registry))
+    attach_ml4t("bt_optimizer_sweep_40", _ml4t_sweep)
+
+
+def _ml4t_sweep(bars: pl.DataFrame) -> RunResult:
+    # The same 40 runs through ml4t-backtest (SMA cross computed with polars per run).
+    from ml4t.backtest.strategy.config import BacktestConfig
+
+    from validation import ml4t_runs
+
+    cfg = BacktestConfig.preset("backtrader", initial_cash=100_000.0)
+    extra: dict[str, float] = {}
+    total = 0.0
+    for fast in SWEEP_FASTS:
+        for slow in SWEEP_SLOWS:
+            run = ml4t_runs.run_ml4t(
+                signals.sma_cross_exact(bars, fast, slow), ml4t_runs.CrossStrategy(SIZE), cfg
+            )
+            key = f"fast={fast},slow={slow}"
+            extra[f"{key}:fills"] = float(run.fills.height)
+            extra[f"{key}:value"] = run.final_equity
+            total += run.final_equity
+    return RunResult(engine=ml4t_runs.VERSION, fills=fills_frame([]), final_equity=total,
+                     extra=extra)
+
+
+_attach()

@@ -1,0 +1,85 @@
+"""ml4t-backtest side of the validation scenarios: one helper that runs a strategy on the
+scenario's bars and returns the suite's `RunResult`, plus the reusable strategies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from ml4t.backtest.core.assets import AssetRegistry, Crypto, Equity
+from ml4t.backtest.core.data import DataFeed
+from ml4t.backtest.strategy._version import __version__ as _strategy_version
+from ml4t.backtest.strategy.config import BacktestConfig
+from ml4t.backtest.strategy.engine import BacktestEngine
+from ml4t.backtest.strategy.strategy import Strategy
+
+from validation.common import RunResult, fills_frame
+
+__all__ = [
+    "VERSION",
+    "CrossStrategy",
+    "crypto_registry",
+    "feed_of",
+    "no_tick_registry",
+    "run_ml4t",
+]
+
+NO_TICK = 1e-9  # a price grid fine enough to leave every peer price unrounded
+
+
+def no_tick_registry(bars: pl.DataFrame) -> AssetRegistry:
+    """Equities without a price grid (peers that never round order prices to a tick)."""
+    assets = bars["asset"].unique().sort().to_list()
+    return AssetRegistry([Equity(asset_id=a, tick_size=NO_TICK) for a in assets])
+
+
+def crypto_registry(bars: pl.DataFrame) -> AssetRegistry:
+    """Crypto assets (quantities in 1e-8 units) without a price grid."""
+    assets = bars["asset"].unique().sort().to_list()
+    return AssetRegistry([Crypto(asset_id=a, tick_size=NO_TICK) for a in assets])
+
+VERSION = f"ml4t-backtest {_strategy_version}"
+
+
+def feed_of(bars: pl.DataFrame, *, registry: AssetRegistry | None = None) -> DataFeed:
+    """Build the feed (prices + every extra numeric column as a signal) from suite bars."""
+    return DataFeed.from_polars(bars, registry=registry)
+
+
+def run_ml4t(
+    bars: pl.DataFrame,
+    strategy: Strategy,
+    config: BacktestConfig,
+    *,
+    registry: AssetRegistry | None = None,
+    corporate_actions: Iterable[Any] = (),
+) -> RunResult:
+    """Run `strategy` under `config` on `bars`; fills relabelled to naive UTC bar times."""
+    feed = feed_of(bars, registry=registry)
+    result = BacktestEngine(feed, strategy, config, corporate_actions=corporate_actions).run()
+    rows = []
+    for r in result.fills.iter_rows(named=True):
+        ts = r["timestamp"]
+        if isinstance(ts, datetime) and ts.tzinfo is not None:
+            ts = ts.astimezone(UTC).replace(tzinfo=None)
+        rows.append((ts, str(r["asset"]), int(r["side"]), float(r["quantity"]), float(r["price"])))
+    equity = float(result.equity_curve["equity"][-1])
+    return RunResult(engine=VERSION, fills=fills_frame(rows), final_equity=equity)
+
+
+class CrossStrategy(Strategy):
+    """Buy `size` on an ``entry`` signal when flat, flatten on ``exit`` (single asset)."""
+
+    def __init__(self, size: float = 100.0) -> None:
+        self.size = size
+
+    def on_bar(self, bar: Any) -> None:
+        asset = bar.assets[0]
+        pos = self.get_position(asset)
+        if pos == 0 and bar.signals["entry"][0] > 0 and not self.open_orders(asset):
+            self.buy(asset, self.size)
+        elif pos != 0 and bar.signals["exit"][0] > 0:
+            self.close_position(asset)
