@@ -37,13 +37,13 @@ class TestPerShareCommission:
 
 class TestTieredCommission:
     def test_table_is_ib_published_schedule(self):
-        assert IB_US_EQUITY_TIERS == (
+        assert (
             (300_000.0, 0.0035),
             (3_000_000.0, 0.0020),
             (20_000_000.0, 0.0015),
             (100_000_000.0, 0.0010),
             (math.inf, 0.0005),
-        )
+        ) == IB_US_EQUITY_TIERS
 
     @pytest.mark.parametrize(
         ("monthly", "expected"),

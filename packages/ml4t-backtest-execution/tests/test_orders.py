@@ -110,7 +110,8 @@ class TestLinks:
     def test_bracket_links_oco_and_oto(self):
         b = bracket_order("A", BUY, 10, take_profit=110.0, stop_loss=95.0, entry_limit=100.0)
         assert b.entry.order_type is OrderType.LIMIT
-        assert b.take_profit.side is SELL and b.stop_loss.side is SELL
+        assert b.take_profit.side is SELL
+        assert b.stop_loss.side is SELL
         assert b.take_profit.oco == [b.stop_loss]
         assert b.entry.children == [b.take_profit, b.stop_loss]
 

@@ -19,7 +19,8 @@ class TestNormalize:
 
     def test_below_one_lot_is_rejected_with_reason(self):
         reason = normalize_order(Order.market("AAPL", BUY, 0.5), AAPL)
-        assert "below one lot" in reason and "lot_size=1.0" in reason
+        assert "below one lot" in reason
+        assert "lot_size=1.0" in reason
 
     @pytest.mark.parametrize(
         ("side", "raw", "expected"),

@@ -336,6 +336,7 @@ class SimulationBroker:
                 account=self.account,
                 reference_price=float(self._last_close[a]),
                 pending_position=pending_position,
+                releasable=self._releasable,
             )
         if reason is not None:
             self._reject(order, reason)
@@ -354,6 +355,30 @@ class SimulationBroker:
         self._add_slot(order, active=not is_child, eligible=eligible)
         for child in order.children:
             self._submit(child, eligible=_NEVER, pending_position=order.quantity * int(order.side))
+
+    def _releasable(self) -> float:
+        # Value that working exit orders free when they fill (at limit/stop/last close).
+        if self.account is None:
+            return 0.0
+        total = 0.0
+        for order in self._slot_order:
+            if order is None or not order.is_working:
+                continue
+            s = self._slot_of[order.order_id]
+            if not self._s_active[s]:
+                continue
+            held = self.account.position(order.asset)
+            if held * int(order.side) >= 0:
+                continue
+            a = int(self._s_asset[s])
+            price = order.limit_price
+            if math.isnan(price):
+                price = order.stop_price
+            if math.isnan(price):
+                price = float(self._last_close[a])
+            if not math.isnan(price):
+                total += min(order.remaining, abs(held)) * price * float(self._multiplier[a])
+        return total
 
     def _reject(self, order: Order, reason: str) -> None:
         order.transition(OrderStatus.REJECTED, reason)

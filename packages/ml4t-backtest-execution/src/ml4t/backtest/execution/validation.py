@@ -17,6 +17,7 @@ to a short, and the account's own `AccountView.check_order` (buying power).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from ml4t.backtest.core.assets import Asset
 from ml4t.backtest.core.enums import OrderSide, OrderType, TimeInForce
@@ -81,6 +82,7 @@ def validate_order(
     account: AccountView | None = None,
     reference_price: float = math.nan,
     pending_position: float = 0.0,
+    releasable: Callable[[], float] | None = None,
 ) -> str | None:
     """Normalise `order` to `asset` and return why it must be rejected, or None.
 
@@ -92,6 +94,10 @@ def validate_order(
         reference_price: Price used for the buying-power check: the limit or stop when
             the order has one, else this (e.g. the last close); NaN skips that check.
         pending_position: Quantity already filled but not yet applied to the account.
+        releasable: Returns the buying power that working exit orders will release; when
+            the account refuses for buying power, the order is still accepted if
+            ``opening value <= buying_power() + releasable()`` (a rebalance that sells
+            first). The broker re-checks at fill time.
 
     Returns:
         A reason a user can act on, or None when the order may be accepted.
@@ -136,5 +142,10 @@ def validate_order(
     if math.isnan(price):
         price = reference_price
     if opening > 0.0 and not math.isnan(price):
-        return account.check_order(order.asset, order.side, opening, price)
+        reason = account.check_order(order.asset, order.side, opening, price)
+        if reason is not None and releasable is not None:
+            need = opening * price * asset.multiplier
+            if need <= account.buying_power() + releasable():
+                return None
+        return reason
     return None
