@@ -6,6 +6,7 @@ import pytest
 from ml4t.backtest.core.assets import AssetRegistry, Equity
 from ml4t.backtest.core.enums import OrderSide, OrderStatus, TimeInForce
 from ml4t.backtest.core.errors import ConfigError, OrderError, OrderRejectedError
+from ml4t.backtest.core.events import FillEvent
 from ml4t.backtest.core.types import NS_PER_DAY
 from ml4t.backtest.execution.account import SimpleAccount
 from ml4t.backtest.execution.broker import SimulationBroker
@@ -541,8 +542,6 @@ def test_config_errors():
 
 
 def _fill(asset, side, qty, price):
-    from ml4t.backtest.core.events import FillEvent
-
     return FillEvent(0, 0, asset, side, float(qty), price)
 
 
