@@ -167,7 +167,7 @@ class TestErrors:
         pf = Portfolio(["A"], initial_cash=1_000.0)
         pf.apply_fill(fill("A", BUY, 1, 10.0))
         pf._cash[0] += 0.5  # simulate a booking path that moved one side only
-        with pytest.raises(LedgerInvariantError, match="difference 0.5") as info:
+        with pytest.raises(LedgerInvariantError, match=r"difference 0\.5") as info:
             pf.check_invariant()
         assert isinstance(info.value, BacktestError)
         assert info.value.balance_sheet == 1_000.5

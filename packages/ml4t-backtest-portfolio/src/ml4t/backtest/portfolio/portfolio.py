@@ -731,6 +731,11 @@ class Portfolio:
         ratio = event.ratio if math.isfinite(event.ratio) and event.ratio > 0.0 else 0.0
         ts = event.timestamp
         last = float(self._last[i])
+        if ratio > 0.0 and not event.new_asset:
+            raise ConfigError(
+                f"merger of {self._assets[i]!r}: ratio {ratio} needs `new_asset`; set it or "
+                "give a cash-only merger (ratio NaN)"
+            )
         j = self._i(event.new_asset) if ratio > 0.0 else -1
         new_price = math.nan
         if j >= 0:
