@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import warnings
 from abc import ABC, abstractmethod
 from typing import Any, Final, TypeAlias
 
@@ -59,6 +60,16 @@ def _day(value: Any) -> Timestamp:
     # The UTC date of `value`, as ns at midnight.
     ts = to_timestamp(value)
     return ts - ts % NS_PER_DAY
+
+
+def _pandas_ns(values: Any) -> IntArray:
+    # A pandas datetime Index/Series (any unit, naive or tz-aware) as int64 ns UTC.
+    if hasattr(values, "dt"):  # Series
+        if values.dt.tz is not None:
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+    elif getattr(values, "tz", None) is not None:  # DatetimeIndex
+        values = values.tz_convert("UTC").tz_localize(None)
+    return np.asarray(values.to_numpy()).astype("datetime64[ns]").astype(np.int64)
 
 
 class TradingCalendar(ABC):
@@ -159,7 +170,11 @@ class ExchangeCalendar(TradingCalendar):
         if end is not None:
             kwargs["end"] = format_timestamp(_day(end))
         try:
-            cal = xcals.get_calendar(code, **kwargs)
+            with warnings.catch_warnings():
+                # exchange-calendars itself trips pandas deprecation warnings while building
+                warnings.simplefilter("ignore", DeprecationWarning)
+                warnings.simplefilter("ignore", FutureWarning)
+                cal = xcals.get_calendar(code, **kwargs)
         except xcals.errors.InvalidCalendarName:
             raise CalendarError(
                 f"unknown calendar {code!r}; use 'NYSE', '24/7' or an exchange-calendars code "
@@ -167,11 +182,11 @@ class ExchangeCalendar(TradingCalendar):
             ) from None
         self.name: str = code
         self.timezone: str = str(cal.tz)
-        sessions = np.asarray(cal.sessions.values.astype("datetime64[ns]").astype(np.int64))
+        sessions = _pandas_ns(cal.sessions)
         self._sessions: IntArray = sessions
-        self._opens: IntArray = np.asarray(cal.opens.values.astype("datetime64[ns]"), np.int64)
-        self._closes: IntArray = np.asarray(cal.closes.values.astype("datetime64[ns]"), np.int64)
-        early = np.asarray(cal.early_closes.values.astype("datetime64[ns]").astype(np.int64))
+        self._opens: IntArray = _pandas_ns(cal.opens)
+        self._closes: IntArray = _pandas_ns(cal.closes)
+        early = _pandas_ns(cal.early_closes)
         self._early = np.isin(sessions, early)
 
     @property

@@ -11,6 +11,7 @@ edges with `to_timestamp` and `format_timestamp`; never build ``datetime`` objec
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Final, TypeAlias
@@ -110,6 +111,20 @@ class Money:
             )
 
 
+_FRACTION = re.compile(r"(\.\d{6})(\d{1,3})")
+
+
+def _split_nanoseconds(text: str) -> tuple[str, int]:
+    # datetime keeps microseconds only: cut digits 7-9 of the fraction off as extra ns.
+    match = _FRACTION.search(text)
+    if match is None:
+        return text, 0
+    extra = match.group(2)
+    if match.end() < len(text) and text[match.end()].isdigit():
+        return text, 0  # more than 9 digits: let fromisoformat reject or read it
+    return text[: match.start(2)] + text[match.end() :], int(extra.ljust(3, "0"))
+
+
 def to_timestamp(value: int | str | datetime | date | np.datetime64) -> Timestamp:
     """Convert a datetime-like value to `Timestamp` (int nanoseconds, UTC).
 
@@ -136,10 +151,12 @@ def to_timestamp(value: int | str | datetime | date | np.datetime64) -> Timestam
     if isinstance(value, np.datetime64):
         return int(value.astype("datetime64[ns]").astype(np.int64))
     if isinstance(value, str):
+        text, extra_ns = _split_nanoseconds(value)
         try:
-            value = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(text)
         except ValueError as exc:
             raise ValueError(f"invalid timestamp text {value!r}: use ISO-8601") from exc
+        return to_timestamp(parsed) + extra_ns
     if isinstance(value, datetime):
         aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
         delta = aware - datetime(1970, 1, 1, tzinfo=UTC)
