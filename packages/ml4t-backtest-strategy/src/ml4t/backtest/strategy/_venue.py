@@ -18,6 +18,7 @@ from ml4t.backtest.core.enums import CorporateActionType, OrderSide, OrderStatus
 from ml4t.backtest.core.enums import TimeInForce as Tif
 from ml4t.backtest.core.errors import ConfigError
 from ml4t.backtest.core.events import CorporateActionEvent
+from ml4t.backtest.core.types import format_timestamp
 from ml4t.backtest.execution.orders import Order, bracket_order, link_oto
 from ml4t.backtest.portfolio import metrics as pf_metrics
 from ml4t.backtest.portfolio.accounts import CashAccount, RegTMargin
@@ -36,6 +37,7 @@ __all__ = [
     "build_order",
     "compute_metrics",
     "corporate_action_to_broker",
+    "fingerprint",
     "make_broker",
     "make_portfolio",
     "reject_local",
@@ -230,3 +232,18 @@ def compute_metrics(
     with np.errstate(all="ignore"):  # degenerate series (flat equity) give NaN, not noise
         out = pf_metrics.compute_metrics(equity_curve, trades=trades)
     return {str(k): float(v) for k, v in out.items()}
+
+
+def fingerprint(feed: Any) -> dict[str, Any]:
+    """Return the feed's identity (hash, first/last timestamp, assets) for result metadata."""
+    ts = np.asarray(feed.timestamps, dtype=np.int64)
+    try:
+        digest = str(feed.fingerprint())
+    except (AttributeError, TypeError):
+        digest = ""
+    return {
+        "hash": digest,
+        "start": format_timestamp(int(ts[0])) if ts.size else "",
+        "end": format_timestamp(int(ts[-1])) if ts.size else "",
+        "assets": list(feed.assets),
+    }

@@ -756,7 +756,7 @@ class _Run:
             "n_bars": int(self.n_t),
             "n_assets": int(self.n_a),
             "wall_seconds": time.perf_counter() - started,
-            "data": _fingerprint(self.feed),
+            "data": _venue.fingerprint(self.feed),
         }
         return BacktestResult(
             equity_curve=equity_curve,
@@ -777,20 +777,6 @@ def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
     view = array.view()
     view.flags.writeable = False
     return view
-
-
-def _fingerprint(feed: Any) -> dict[str, Any]:
-    ts = np.asarray(feed.timestamps, dtype=np.int64)
-    try:
-        digest = str(feed.fingerprint())
-    except (AttributeError, TypeError):
-        digest = ""
-    return {
-        "hash": digest,
-        "start": format_timestamp(int(ts[0])) if ts.size else "",
-        "end": format_timestamp(int(ts[-1])) if ts.size else "",
-        "assets": list(feed.assets),
-    }
 
 
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -1,0 +1,445 @@
+"""Signal strategies: entries/exits as feed columns, run by callbacks or by a numba loop.
+
+`SignalStrategy` is an ordinary `Strategy`: on each bar, for each asset in column order that
+has no order working, it sells the whole position when the exit column is non-zero, or, when
+flat, buys the quantity the config's ``sizing`` gives when the entry column is non-zero.
+Stops come from ``config.risk`` and costs from ``config.commission``/``slippage``, enforced
+by the engine as for any strategy.
+
+`run_signals` runs the same strategy through the numba kernel `simulate_signals_nb` and gives
+the same `BacktestResult` (to the cent and to the trade) many times faster. The fast path
+supports what the kernel mirrors; `fast_path_unsupported` names anything else.
+
+Example:
+    >>> import numpy as np
+    >>> from ml4t.backtest.core.data import DataFeed
+    >>> close = np.array([[10.0], [11.0], [12.0], [11.5]])
+    >>> sig = {"entry": np.array([[1.0], [0.0], [0.0], [0.0]]),
+    ...        "exit": np.array([[0.0], [0.0], [1.0], [0.0]])}
+    >>> feed = DataFeed(np.arange(4) * 86_400 * 10**9, ["X"],
+    ...                 {"open": close, "high": close, "low": close, "close": close,
+    ...                  "volume": close * 0 + 1e6, **sig})
+    >>> cfg = BacktestConfig(commission={"kind": "none"}, slippage={"kind": "none"},
+    ...                      sizing={"method": "fixed_quantity", "quantity": 10})
+    >>> fast = run_signals(feed, SignalStrategy("entry", "exit"), cfg)
+    >>> fast.trades["net_pnl"].to_list()  # bought at 11.0, sold at 11.5
+    [5.0]
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from ml4t.backtest.core.errors import ConfigError
+from ml4t.backtest.strategy import _venue
+from ml4t.backtest.strategy.config import (
+    AccountPolicy,
+    BacktestConfig,
+    CashShortfallPolicy,
+    FillTiming,
+)
+from ml4t.backtest.strategy.nb import simulate_signals_nb
+from ml4t.backtest.strategy.result import (
+    EQUITY_CURVE_SCHEMA,
+    FILLS_SCHEMA,
+    ORDERS_SCHEMA,
+    POSITIONS_SCHEMA,
+    TRADES_SCHEMA,
+    BacktestResult,
+)
+from ml4t.backtest.strategy.strategy import Strategy, round_quantity
+
+if TYPE_CHECKING:
+    from ml4t.backtest.strategy.bar import Bar
+
+__all__ = ["SignalStrategy", "entry_quantity", "fast_path_unsupported", "run_signals"]
+
+_TAGS = {
+    0: "",
+    1: "stop_loss",
+    2: "trailing_stop",
+    4: "take_profit",
+    5: "time_exit",
+    7: "end_of_backtest",
+}
+_REASONS = {
+    0: "",
+    1: "insufficient funds at submit (cash account)",
+    2: "insufficient buying power at fill",
+    3: "resized by buying power; remainder canceled",
+    4: "canceled by a risk exit",
+    5: "canceled at the end of the backtest",
+    6: "insufficient buying power at fill: not even one lot affordable",
+}
+_STATUS = {2: "ACCEPTED", 3: "PARTIALLY_FILLED", 4: "FILLED", 5: "CANCELED", 6: "REJECTED"}
+_TS = pl.Datetime("ns", "UTC")
+
+
+def entry_quantity(
+    config: BacktestConfig, *, equity: float, price: float, multiplier: float, step: float
+) -> float:
+    """Return the units an entry buys under ``config.sizing`` (0.0 when none).
+
+    Example:
+        >>> entry_quantity(BacktestConfig(sizing={"percent": 0.5}), equity=10_000.0,
+        ...                price=30.0, multiplier=1.0, step=1.0)
+        166.0
+    """
+    sizing = config.sizing
+    if sizing.method == "percent_equity":
+        q = sizing.percent * equity / (price * multiplier)
+    elif sizing.method == "fixed_quantity":
+        q = sizing.quantity
+    else:
+        q = sizing.value / (price * multiplier)
+    return round_quantity(q, step)
+
+
+class SignalStrategy(Strategy):
+    """Trade long-only from two signal columns of the feed (non-zero = signal).
+
+    Args:
+        entries: Name of the entry column.
+        exits: Name of the exit column (None: exits only through risk rules).
+    """
+
+    def __init__(self, entries: str, exits: str | None = None) -> None:
+        self.entries = entries
+        self.exits = exits
+
+    def on_bar(self, bar: Bar) -> None:
+        """Exit held assets with an exit signal; enter flat assets with an entry signal."""
+        api = self.api
+        entry_row = _as_signal(bar.field(self.entries))
+        exit_row = _as_signal(bar.field(self.exits)) if self.exits is not None else None
+        candidates = entry_row if exit_row is None else entry_row | exit_row
+        idx = np.flatnonzero(candidates)
+        if idx.shape[0] == 0:
+            return
+        config = self._config
+        assert config is not None
+        equity = api.portfolio.equity
+        assets = bar.assets
+        for j in idx.tolist():
+            asset = assets[j]
+            if api.pending_quantity(asset) != 0.0:
+                continue
+            held = api.position(asset)
+            if held > 0.0 and exit_row is not None and exit_row[j]:
+                self.order(asset, -held)
+            elif held == 0.0 and entry_row[j]:
+                price = api.price(asset)
+                if not math.isfinite(price) or price <= 0.0:
+                    continue
+                q = entry_quantity(
+                    config,
+                    equity=equity,
+                    price=price,
+                    multiplier=api.multiplier(asset),
+                    step=api.quantity_step(asset),
+                )
+                if q > 0.0:
+                    self.order(asset, q)
+
+
+def _as_signal(row: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    out: npt.NDArray[np.bool_] = np.isfinite(row) & (row != 0.0)
+    return out
+
+
+def fast_path_unsupported(config: BacktestConfig) -> str | None:
+    """Return why `config` cannot run on the fast path, or None when it can.
+
+    Example:
+        >>> fast_path_unsupported(BacktestConfig()) is None
+        True
+        >>> fast_path_unsupported(BacktestConfig(volume_limit=0.1))
+        'volume_limit is not supported by the fast path'
+    """
+    kinds_c = ("none", "per_share", "percent", "fixed")
+    kinds_s = ("none", "fixed_bps", "fixed")
+    risk = config.risk
+    checks = [
+        (config.commission.kind not in kinds_c, f"commission kind {config.commission.kind!r}"),
+        (config.slippage.kind not in kinds_s, f"slippage kind {config.slippage.kind!r}"),
+        (config.impact.kind != "none", f"impact kind {config.impact.kind!r}"),
+        (config.volume_limit is not None, "volume_limit"),
+        (config.account.policy is not AccountPolicy.CASH, "a margin account"),
+        (config.fill_timing is FillTiming.NEXT_CLOSE, "fill_timing 'next_close'"),
+        (config.cash_shortfall is CashShortfallPolicy.ALLOW_NEGATIVE, "allow_negative cash"),
+        (risk.atr_stop is not None, "risk.atr_stop"),
+        (risk.exit_signal is not None, "risk.exit_signal (use the exits column)"),
+        (risk.has_portfolio_rules, "portfolio risk rules"),
+    ]
+    for bad, what in checks:
+        if bad:
+            return f"{what} is not supported by the fast path"
+    return None
+
+
+def run_signals(
+    data_feed: Any, strategy: SignalStrategy, config: BacktestConfig | None = None
+) -> BacktestResult:
+    """Run a `SignalStrategy` in the numba kernel; same result as `BacktestEngine`.
+
+    Raises:
+        ConfigError: The config uses a feature the fast path does not mirror (the message
+            names it; run the strategy through `BacktestEngine` instead), or a signal column
+            is missing.
+    """
+    started = time.perf_counter()
+    config = config if config is not None else BacktestConfig()
+    reason = fast_path_unsupported(config)
+    if reason is not None:
+        raise ConfigError(f"{reason}; run it through BacktestEngine instead")
+    fields = data_feed.fields
+    for name in (strategy.entries, strategy.exits):
+        if name is not None and name not in fields:
+            raise ConfigError(f"signal column {name!r} is not a field of the feed")
+    if config.price_column not in fields:
+        raise ConfigError(f"`price_column` {config.price_column!r} is not a field of the feed")
+    assets = tuple(data_feed.assets)
+    n_t, n_a = data_feed.close.shape
+    entries = _as_signal(fields[strategy.entries])
+    exits = (
+        _as_signal(fields[strategy.exits])
+        if strategy.exits is not None
+        else np.zeros((n_t, n_a), dtype=np.bool_)
+    )
+    registry = data_feed.registry
+    defs = [registry[a] for a in assets]
+    mult = np.array([d.multiplier for d in defs], dtype=np.float64)
+    step = np.array([config.rounding_step(d.lot_size) for d in defs], dtype=np.float64)
+    lot = np.array([d.lot_size for d in defs], dtype=np.float64)
+    lot_dec = np.array([_decimals(d.lot_size) for d in defs], dtype=np.int64)
+    sizing = config.sizing
+    size_mode, size_value = {
+        "percent_equity": (0, sizing.percent),
+        "fixed_quantity": (1, sizing.quantity),
+        "fixed_value": (2, sizing.value),
+    }[sizing.method]
+    comm_kind, c1, c2, c3, c4 = _commission_params(config)
+    slip_kind, slip_value = _slippage_params(config)
+    risk = config.risk
+    n_entries = int(np.count_nonzero(entries))
+    fill_cap = 2 * n_entries + 2 * n_a + 1
+    order_cap = 4 * n_entries + 3 * n_a + 1
+    equity, cash, qty, value, fills, orders, trades = simulate_signals_nb(
+        data_feed.open,
+        data_feed.high,
+        data_feed.low,
+        data_feed.close,
+        fields[config.price_column],
+        entries,
+        exits,
+        float(config.initial_cash),
+        mult,
+        step,
+        lot,
+        lot_dec,
+        size_mode,
+        float(size_value),
+        comm_kind,
+        c1,
+        c2,
+        c3,
+        c4,
+        slip_kind,
+        slip_value,
+        config.fill_timing is FillTiming.SAME_CLOSE,
+        config.cash_shortfall is CashShortfallPolicy.RESIZE,
+        config.exit_first,
+        _nan_if_none(risk.stop_loss),
+        _nan_if_none(risk.take_profit),
+        _nan_if_none(risk.trailing_stop),
+        risk.max_bars_held or 0,
+        config.close_positions_at_end,
+        fill_cap,
+        order_cap,
+    )
+    ts = np.asarray(data_feed.timestamps, dtype=np.int64)
+    return _result(
+        ts, assets, mult, equity, cash, qty, value, fills, orders, trades, config, data_feed,
+        started, type(strategy).__qualname__,
+    )  # fmt: skip
+
+
+def _nan_if_none(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _decimals(step: float) -> int:
+    text = repr(float(step))
+    if "e-" in text:
+        return min(int(text.split("e-")[1]) + len(text.split("e-")[0].split(".")[-1]), 15)
+    return len(text.split(".")[1].rstrip("0")) if "." in text else 0
+
+
+def _commission_params(config: BacktestConfig) -> tuple[int, float, float, float, float]:
+    c = config.commission
+    if c.kind == "per_share":
+        return (
+            1,
+            c.per_share,
+            c.minimum,
+            math.inf if c.maximum is None else c.maximum,
+            math.inf if c.max_fraction is None else c.max_fraction,
+        )
+    if c.kind == "percent":
+        return 2, c.rate, c.minimum, 0.0, 0.0
+    if c.kind == "fixed":
+        return 3, c.amount, 0.0, 0.0, 0.0
+    return 0, 0.0, 0.0, 0.0, 0.0
+
+
+def _slippage_params(config: BacktestConfig) -> tuple[int, float]:
+    s = config.slippage
+    if s.kind == "fixed_bps":
+        return 1, s.bps * 1e-4  # the same rate FixedBpsSlippageSpec.build() passes
+    if s.kind == "fixed":
+        return 2, s.per_unit
+    return 0, 0.0
+
+
+def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
+    ts: npt.NDArray[np.int64],
+    assets: tuple[str, ...],
+    mult: npt.NDArray[np.float64],
+    equity: npt.NDArray[np.float64],
+    cash: npt.NDArray[np.float64],
+    qty: npt.NDArray[np.float64],
+    value: npt.NDArray[np.float64],
+    fills: npt.NDArray[np.float64],
+    orders: npt.NDArray[np.float64],
+    trades: npt.NDArray[np.float64],
+    config: BacktestConfig,
+    feed: Any,
+    started: float,
+    name: str,
+) -> BacktestResult:
+    names = np.array(assets, dtype=object)
+    value_m = np.where(qty != 0.0, value, 0.0)
+    long_e = np.where(value_m > 0, value_m, 0.0).sum(axis=1)
+    short_e = np.where(value_m < 0, value_m, 0.0).sum(axis=1)
+    mv = value_m.sum(axis=1)
+    gross = long_e - short_e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        leverage = np.where(equity != 0.0, gross / equity, np.nan)
+        prev = np.concatenate([[config.initial_cash], equity[:-1]])
+        returns = equity / prev - 1.0
+        drawdown = equity / np.maximum.accumulate(equity) - 1.0
+    equity_curve = pl.DataFrame(
+        {
+            "timestamp": pl.Series(ts, dtype=pl.Int64).cast(_TS),
+            "equity": equity,
+            "cash": cash,
+            "market_value": mv,
+            "gross_exposure": gross,
+            "net_exposure": long_e + short_e,
+            "long_exposure": long_e,
+            "short_exposure": short_e,
+            "leverage": leverage,
+            "returns": returns,
+            "drawdown": drawdown,
+        },
+        schema=EQUITY_CURVE_SCHEMA,
+    )
+    fa = fills.astype(np.int64) if fills.size else np.zeros((0, 11), dtype=np.int64)
+    fills_df = pl.DataFrame(
+        {
+            "timestamp": pl.Series(ts[fa[:, 0]], dtype=pl.Int64).cast(_TS),
+            "order_id": fa[:, 1],
+            "asset": pl.Series(names[fa[:, 2]].tolist(), dtype=pl.String),
+            "side": pl.Series(fa[:, 3], dtype=pl.Int8),
+            "quantity": fills[:, 4],
+            "price": fills[:, 5],
+            "reference_price": fills[:, 6],
+            "commission": fills[:, 7],
+            "slippage": fills[:, 8],
+            "impact": np.zeros(fills.shape[0]),
+            "remaining": fills[:, 9],
+            "multiplier": mult[fa[:, 2]],
+            "tag": pl.Series([_TAGS[int(c)] for c in fa[:, 10]], dtype=pl.String),
+        },
+        schema=FILLS_SCHEMA,
+    )
+    oa = np.nan_to_num(orders).astype(np.int64) if orders.size else np.zeros((0, 12), np.int64)
+    orders_df = pl.DataFrame(
+        {
+            "order_id": oa[:, 0],
+            "created_at": pl.Series(ts[oa[:, 1]], dtype=pl.Int64).cast(_TS),
+            "updated_at": pl.Series(ts[oa[:, 2]], dtype=pl.Int64).cast(_TS),
+            "asset": pl.Series(names[oa[:, 3]].tolist(), dtype=pl.String),
+            "side": pl.Series(oa[:, 4], dtype=pl.Int8),
+            "quantity": orders[:, 5],
+            "order_type": ["MARKET_ON_CLOSE" if k == 6 else "MARKET" for k in oa[:, 6]],
+            "limit_price": np.full(orders.shape[0], np.nan),
+            "stop_price": np.full(orders.shape[0], np.nan),
+            "time_in_force": ["GTC"] * orders.shape[0],
+            "status": [_STATUS[int(k)] for k in oa[:, 7]],
+            "filled_quantity": orders[:, 8],
+            "average_fill_price": orders[:, 9],
+            "reason": [_REASONS[int(k)] for k in oa[:, 10]],
+            "tag": [_TAGS[int(k)] for k in oa[:, 11]],
+        },
+        schema=ORDERS_SCHEMA,
+    ).sort("order_id")
+    ta = np.nan_to_num(trades).astype(np.int64) if trades.size else np.zeros((0, 15), np.int64)
+    trades_df = pl.DataFrame(
+        {
+            "asset": pl.Series(names[ta[:, 0]].tolist(), dtype=pl.String),
+            "side": pl.Series(np.ones(trades.shape[0], dtype=np.int8), dtype=pl.Int8),
+            "quantity": trades[:, 1],
+            "entry_time": pl.Series(ts[ta[:, 2]], dtype=pl.Int64).cast(_TS),
+            "exit_time": pl.Series(ts[ta[:, 3]], dtype=pl.Int64).cast(_TS),
+            "entry_price": trades[:, 4],
+            "exit_price": trades[:, 5],
+            "gross_pnl": trades[:, 6],
+            "net_pnl": trades[:, 7],
+            "commission": trades[:, 8],
+            "slippage": trades[:, 9],
+            "return": trades[:, 10],
+            "mae": trades[:, 11],
+            "mfe": trades[:, 12],
+            "bars_held": ta[:, 13],
+            "exit_reason": [_TAGS[int(k)] for k in ta[:, 14]],
+        },
+        schema=TRADES_SCHEMA,
+    )
+    rows, cols = np.nonzero(qty)
+    positions = pl.DataFrame(
+        {
+            "timestamp": pl.Series(ts[rows], dtype=pl.Int64).cast(_TS),
+            "asset": pl.Series(names[cols].tolist(), dtype=pl.String),
+            "quantity": qty[rows, cols],
+            "market_value": value[rows, cols],
+        },
+        schema=POSITIONS_SCHEMA,
+    )
+    metrics = _venue.compute_metrics(equity_curve, trades_df, config)
+    metadata: dict[str, Any] = {
+        "strategy": name,
+        "engine": "signal_fast_path",
+        "completed": True,
+        "failed_at_bar": None,
+        "n_bars": int(ts.shape[0]),
+        "n_assets": len(assets),
+        "wall_seconds": time.perf_counter() - started,
+        "data": _venue.fingerprint(feed),
+    }
+    return BacktestResult(
+        equity_curve=equity_curve,
+        trades=trades_df,
+        fills=fills_df,
+        orders=orders_df,
+        positions=positions,
+        metrics=metrics,
+        config=config,
+        metadata=metadata,
+    )

@@ -1,0 +1,189 @@
+"""The signal fast path gives the engine's result to the cent and to the trade."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from ml4t.backtest.core.data import DataFeed
+from ml4t.backtest.core.errors import ConfigError
+from ml4t.backtest.strategy.config import BacktestConfig
+from ml4t.backtest.strategy.engine import BacktestEngine
+from ml4t.backtest.strategy.signals import SignalStrategy, entry_quantity, run_signals
+
+DAY = 86_400 * 10**9
+
+
+def random_case(seed: int) -> tuple[DataFeed, BacktestConfig]:
+    rng = np.random.default_rng(seed)
+    n_t = int(rng.integers(15, 70))
+    n_a = int(rng.integers(1, 6))
+    ret = rng.normal(0.0, 0.03, size=(n_t, n_a))
+    close = 20.0 * np.exp(np.cumsum(ret, axis=0)) * rng.uniform(0.5, 3.0, size=n_a)
+    close = np.round(close, 2)
+    open_ = np.round(close * np.exp(rng.normal(0, 0.01, size=close.shape)), 2)
+    high = np.maximum(open_, close) * (1 + rng.uniform(0, 0.02, size=close.shape))
+    low = np.minimum(open_, close) * (1 - rng.uniform(0, 0.02, size=close.shape))
+    missing = rng.random(close.shape) < 0.08
+    for arr in (open_, high, low, close):
+        arr[missing] = np.nan
+    entry = (rng.random(close.shape) < 0.25).astype(float)
+    exit_ = (rng.random(close.shape) < 0.2).astype(float)
+    feed = DataFeed(
+        np.arange(n_t, dtype=np.int64) * DAY + 19_000 * DAY,
+        [f"S{j}" for j in range(n_a)],
+        {
+            "open": open_,
+            "high": high,
+            "low": low,
+            "close": close,
+            "volume": np.where(missing, np.nan, 1e6),
+            "entry": entry,
+            "exit": exit_,
+        },
+        has_bar=~missing,
+        signal_names=["entry", "exit"],
+    )
+    commission = [
+        {"kind": "none"},
+        {"kind": "per_share", "per_share": 0.01, "minimum": 1.0},
+        {"kind": "per_share", "per_share": 0.005, "minimum": 1.0, "max_fraction": 0.01},
+        {"kind": "percent", "rate": 0.001, "minimum": 0.5},
+        {"kind": "fixed", "amount": 2.5},
+    ][int(rng.integers(0, 5))]
+    slippage = [
+        {"kind": "none"},
+        {"kind": "fixed_bps", "bps": float(rng.uniform(0, 20))},
+        {"kind": "fixed", "per_unit": 0.01},
+    ][int(rng.integers(0, 3))]
+    sizing = [
+        {"method": "percent_equity", "percent": float(rng.uniform(0.1, 1.2))},
+        {"method": "fixed_quantity", "quantity": float(rng.integers(1, 400))},
+        {"method": "fixed_value", "value": float(rng.uniform(500, 30_000))},
+    ][int(rng.integers(0, 3))]
+    risk: dict[str, float | int] = {}
+    if rng.random() < 0.4:
+        risk["stop_loss"] = float(rng.uniform(0.01, 0.08))
+    if rng.random() < 0.3:
+        risk["take_profit"] = float(rng.uniform(0.02, 0.15))
+    if rng.random() < 0.3:
+        risk["trailing_stop"] = float(rng.uniform(0.02, 0.1))
+    if rng.random() < 0.3:
+        risk["max_bars_held"] = int(rng.integers(1, 8))
+    config = BacktestConfig(
+        initial_cash=float(rng.choice([5_000.0, 20_000.0, 100_000.0])),
+        fill_timing=str(rng.choice(["next_open", "same_close"])),
+        commission=commission,
+        slippage=slippage,
+        sizing=sizing,
+        risk=risk,
+        cash_shortfall=str(rng.choice(["reject", "resize"])),
+        close_positions_at_end=bool(rng.random() < 0.5),
+        exit_first=bool(rng.random() < 0.8),
+    )
+    return feed, config
+
+
+def assert_same_result(slow, fast) -> None:
+    money = {"rel_tol": 0.0, "abs_tol": 1e-6}
+    assert_frame_equal(slow.equity_curve, fast.equity_curve, check_exact=False, **money)
+    cols = ["timestamp", "order_id", "asset", "side", "quantity", "tag"]
+    assert_frame_equal(slow.fills.select(cols), fast.fills.select(cols))
+    num = ["price", "reference_price", "commission", "slippage", "remaining"]
+    assert_frame_equal(slow.fills.select(num), fast.fills.select(num), check_exact=False, **money)
+    assert_frame_equal(slow.trades, fast.trades, check_exact=False, **money)
+    ocols = [
+        "order_id",
+        "asset",
+        "side",
+        "quantity",
+        "order_type",
+        "status",
+        "filled_quantity",
+        "tag",
+    ]
+    assert_frame_equal(slow.orders.select(ocols), fast.orders.select(ocols))
+    assert_frame_equal(slow.positions, fast.positions, check_exact=False, **money)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_fast_path_matches_engine_on_random_cases(seed):
+    feed, config = random_case(seed)
+    strategy = SignalStrategy("entry", "exit")
+    slow = BacktestEngine(data_feed=feed, strategy=strategy, config=config).run()
+    fast = run_signals(feed, strategy, config)
+    assert_same_result(slow, fast)
+
+
+def test_random_cases_exercise_rejections_resizes_and_risk_exits():
+    # the parity test above is only meaningful if the cases hit the hard branches
+    reasons: set[str] = set()
+    statuses: set[str] = set()
+    for seed in range(60):
+        feed, config = random_case(seed)
+        fast = run_signals(feed, SignalStrategy("entry", "exit"), config)
+        reasons.update(fast.trades["exit_reason"].to_list())
+        statuses.update(fast.orders["status"].to_list())
+    assert {"", "stop_loss", "take_profit", "trailing_stop", "time_exit"} <= reasons
+    assert "end_of_backtest" in reasons
+    assert {"FILLED", "REJECTED", "CANCELED"} <= statuses
+
+
+def test_hand_computed_fast_path_round_trip():
+    close = np.array([[10.0], [10.0], [12.0], [12.0]])
+    open_ = np.array([[10.0], [10.0], [11.0], [12.5]])
+    feed = DataFeed(
+        np.arange(4, dtype=np.int64) * DAY,
+        ["X"],
+        {
+            "open": open_,
+            "high": np.fmax(open_, close),
+            "low": np.fmin(open_, close),
+            "close": close,
+            "volume": np.full((4, 1), 1e6),
+            "entry": np.array([[1.0], [0], [0], [0]]),
+            "exit": np.array([[0.0], [0], [1], [0]]),
+        },
+        signal_names=["entry", "exit"],
+    )
+    config = BacktestConfig(
+        initial_cash=1_000.0,
+        commission={"kind": "fixed", "amount": 1.0},
+        slippage={"kind": "none"},
+        sizing={"method": "percent_equity", "percent": 0.5},
+    )
+    fast = run_signals(feed, SignalStrategy("entry", "exit"), config)
+    # entry at bar 0: floor(0.5 * 1000 / 10) = 50 shares, filled at bar 1 open 10.0, fee 1
+    # exit at bar 2: sell 50 at bar 3 open 12.5, fee 1 -> cash 1000 - 500 - 1 + 625 - 1
+    assert fast.equity_curve["cash"].to_list() == [1000.0, 499.0, 499.0, 1123.0]
+    assert fast.equity_curve["equity"].to_list() == [1000.0, 999.0, 1099.0, 1123.0]
+    assert fast.trades["net_pnl"].to_list() == [123.0]
+    assert fast.trades["bars_held"].to_list() == [2]
+
+
+def test_entry_quantity_follows_sizing_method():
+    cfg = BacktestConfig(sizing={"method": "fixed_value", "value": 1000.0})
+    assert entry_quantity(cfg, equity=1e6, price=30.0, multiplier=1.0, step=1.0) == 33.0
+    cfg = BacktestConfig(sizing={"method": "fixed_quantity", "quantity": 7.5})
+    assert entry_quantity(cfg, equity=1e6, price=30.0, multiplier=1.0, step=1.0) == 7.0
+
+
+def test_unsupported_config_names_the_feature():
+    feed, _ = random_case(0)
+    with pytest.raises(ConfigError, match="volume_limit"):
+        run_signals(feed, SignalStrategy("entry", "exit"), BacktestConfig(volume_limit=0.5))
+    with pytest.raises(ConfigError, match="'nope'"):
+        run_signals(feed, SignalStrategy("nope"), BacktestConfig())
+
+
+def test_fast_path_frames_have_documented_schemas():
+    feed, config = random_case(3)
+    slow = BacktestEngine(
+        data_feed=feed, strategy=SignalStrategy("entry", "exit"), config=config
+    ).run()
+    fast = run_signals(feed, SignalStrategy("entry", "exit"), config)
+    for name in ("equity_curve", "trades", "fills", "orders", "positions"):
+        assert getattr(fast, name).schema == getattr(slow, name).schema, name
+    assert isinstance(fast.equity_curve, pl.DataFrame)
