@@ -20,6 +20,7 @@ __all__ = [
 TOLERANCE = 2e-5  # 0.002 % relative, the public promise on final equity
 PRICE_DECIMALS = 6  # fills are compared after rounding prices to this many decimals
 QTY_DECIMALS = 8  # and quantities to this many (crypto fractions)
+QTY_ATOL = 1.5e-8  # one unit in the 8th decimal: float division vs a 1e-9 lot grid
 
 FILL_SCHEMA = {
     "timestamp": pl.Datetime("us"),
@@ -98,7 +99,7 @@ def compare(peer: RunResult, ours: RunResult, *, price_atol: float = 1e-6) -> Co
             ra["timestamp"] == rb["timestamp"]
             and ra["asset"] == rb["asset"]
             and ra["side"] == rb["side"]
-            and math.isclose(ra["quantity"], rb["quantity"], rel_tol=0.0, abs_tol=1e-8)
+            and math.isclose(ra["quantity"], rb["quantity"], rel_tol=1e-10, abs_tol=QTY_ATOL)
             and math.isclose(ra["price"], rb["price"], rel_tol=0.0, abs_tol=price_atol)
         )
         if not same:

@@ -30,10 +30,14 @@ __all__ = [
 NO_TICK = 1e-9  # a price grid fine enough to leave every peer price unrounded
 
 
-def no_tick_registry(bars: pl.DataFrame) -> AssetRegistry:
-    """Equities without a price grid (peers that never round order prices to a tick)."""
+def no_tick_registry(bars: pl.DataFrame, *, fractional: bool = False) -> AssetRegistry:
+    """Equities without a price grid (peers that never round order prices to a tick).
+
+    With `fractional` the lot is 1e-9 share too (VectorBT trades any fraction).
+    """
     assets = bars["asset"].unique().sort().to_list()
-    return AssetRegistry([Equity(asset_id=a, tick_size=NO_TICK) for a in assets])
+    lot = NO_TICK if fractional else 1.0
+    return AssetRegistry([Equity(asset_id=a, tick_size=NO_TICK, lot_size=lot) for a in assets])
 
 
 def crypto_registry(bars: pl.DataFrame) -> AssetRegistry:

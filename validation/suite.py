@@ -58,6 +58,8 @@ class Outcome:
 def _extra_equal(peer: RunResult, ours: RunResult) -> bool:
     # Sweep-style scenarios: every per-run value within TOLERANCE, every count equal.
     for key, value in peer.extra.items():
+        if not key.endswith((":value", ":fills")):
+            continue  # informational extras (e.g. the peer's own trade count)
         if key not in ours.extra:
             return False
         other = ours.extra[key]

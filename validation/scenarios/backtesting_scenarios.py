@@ -106,3 +106,47 @@ register(
         partial(bpr.run_backtesting, logic=_crypto, fractional_unit=1e-8, commission=0.0005),
     )
 )
+
+
+# ----------------------------------------------------------------------- ml4t-backtest side
+
+
+def _ml4t(strategy_factory: Any, *, crypto: bool = False, **config: Any) -> Any:
+    # A fresh strategy under the backtesting.py preset (cash 100,000) plus `config`.
+    from ml4t.backtest.strategy.config import BacktestConfig
+
+    from validation import ml4t_runs
+
+    def run(bars: pl.DataFrame) -> Any:
+        cfg = BacktestConfig.preset("backtesting.py", initial_cash=100_000.0, **config)
+        registry = (
+            ml4t_runs.crypto_registry(bars) if crypto else ml4t_runs.no_tick_registry(bars)
+        )
+        return ml4t_runs.run_ml4t(bars, strategy_factory(), cfg, registry=registry)
+
+    return run
+
+
+def _attach() -> None:
+    from validation import ml4t_runs
+    from validation import ml4t_strategies as ms
+    from validation.registry import attach_ml4t
+
+    ten = lambda: ml4t_runs.CrossStrategy(10)  # noqa: E731
+    attach_ml4t("bp_market_next_open", _ml4t(ten))
+    attach_ml4t("bp_trade_on_close", _ml4t(ten, fill_timing="same_close"))
+    attach_ml4t(
+        "bp_bracket_sl_tp", _ml4t(lambda: ms.BracketEntry(size=10, stop=0.98, target=1.02))
+    )
+    attach_ml4t(
+        "bp_fractional_crypto",
+        _ml4t(
+            lambda: ml4t_runs.CrossStrategy(0.05),
+            crypto=True,
+            share_rounding="lot",
+            commission={"kind": "percent", "rate": 0.0005},
+        ),
+    )
+
+
+_attach()

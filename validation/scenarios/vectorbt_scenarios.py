@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import polars as pl
+from ml4t.backtest.strategy.strategy import Strategy
 
 from validation import datasets, signals
 from validation.common import RunResult
@@ -88,3 +91,78 @@ register(
         _rebalance,
     )
 )
+
+
+# ----------------------------------------------------------------------- ml4t-backtest side
+
+
+def _ml4t(strategy_factory: Any, *, crypto: bool = False, **config: Any) -> Any:
+    # A fresh strategy under the vectorbt preset (cash 100,000) plus `config`.
+    from ml4t.backtest.strategy.config import BacktestConfig
+
+    from validation import ml4t_runs
+
+    def run(bars: pl.DataFrame) -> RunResult:
+        config.setdefault("initial_cash", 100_000.0)
+        cfg = BacktestConfig.preset("vectorbt", **config)
+        registry = (
+            ml4t_runs.crypto_registry(bars)
+            if crypto
+            else ml4t_runs.no_tick_registry(bars, fractional=True)
+        )
+        return ml4t_runs.run_ml4t(bars, strategy_factory(), cfg, registry=registry)
+
+    return run
+
+
+class MonthlyEqualWeight(Strategy):
+    """On each month's first session: every asset to 1/N of equity (sells first)."""
+
+    def __init__(self) -> None:
+        self.month = -1
+
+    def on_bar(self, bar: Any) -> None:
+        month = datetime.fromtimestamp(bar.timestamp / 1e9, tz=UTC).month
+        if month != self.month:
+            self.month = month
+            n = len(bar.assets)
+            self.rebalance(np.full(n, 1.0 / n))
+
+
+def _attach() -> None:
+    from validation import ml4t_runs
+    from validation.registry import attach_ml4t
+
+    attach_ml4t(
+        "vbt_signals_fees_slippage",
+        _ml4t(
+            lambda: ml4t_runs.CrossStrategy(100),
+            fill_timing="next_open",
+            commission={"kind": "percent", "rate": 0.001},
+            slippage={"kind": "fixed_bps", "bps": 5.0},
+        ),
+    )
+    attach_ml4t(
+        "vbt_same_bar_close",
+        _ml4t(lambda: ml4t_runs.CrossStrategy(100), commission={"kind": "fixed", "amount": 1.0}),
+    )
+    attach_ml4t(
+        "vbt_crypto_fractional",
+        _ml4t(
+            lambda: ml4t_runs.CrossStrategy(0.05),
+            crypto=True,
+            fill_timing="next_open",
+            commission={"kind": "percent", "rate": 0.0005},
+        ),
+    )
+    attach_ml4t(
+        "vbt_rebalance_120",
+        _ml4t(
+            MonthlyEqualWeight,
+            initial_cash=1_000_000.0,
+            commission={"kind": "percent", "rate": 0.001},
+        ),
+    )
+
+
+_attach()
