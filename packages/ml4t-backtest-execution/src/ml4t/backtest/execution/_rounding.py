@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from decimal import Decimal
+from functools import lru_cache
 
 __all__ = ["floor_to_step", "ceil_to_step", "nearest_step", "step_decimals"]
 
 _EPS = 1e-9  # tolerance in grid units: a value this close to a grid point is on it
 
 
+@lru_cache(maxsize=256)
 def step_decimals(step: float) -> int:
     # Decimal places of `step` from its shortest repr (0.01 -> 2, 1e-8 -> 8), capped at 15.
     exponent = Decimal(repr(float(step))).normalize().as_tuple().exponent

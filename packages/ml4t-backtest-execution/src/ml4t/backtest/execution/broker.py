@@ -510,6 +510,11 @@ class SimulationBroker:
         self._emit(order)
         return order
 
+    @property
+    def active_order_count(self) -> int:
+        """Return how many orders are live in the book (inactive OTO children excluded)."""
+        return self._n_active
+
     def open_orders(self, asset: AssetId | None = None) -> list[Order]:
         """Return working orders (ACCEPTED or PARTIALLY_FILLED), oldest first.
 
@@ -788,6 +793,11 @@ class SimulationBroker:
                 order.stop_price = float(level[j])
 
     def _update_stats(self, close: FloatArray, volume: FloatArray) -> None:
+        # Last close always; volume and volatility averages only when an impact model uses them.
+        if isinstance(self.impact, NoImpact):
+            finite = np.isfinite(close)
+            self._last_close[finite] = close[finite]
+            return
         alpha = 2.0 / (_STATS_SPAN + 1.0)
         vol = volume * self.bars_per_day
         ok = np.isfinite(vol) & (vol >= 0)
