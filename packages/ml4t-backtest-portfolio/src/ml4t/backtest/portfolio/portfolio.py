@@ -94,6 +94,7 @@ class Portfolio:
         "_fx",
         "_fx_rates",
         "_fx_set",
+        "_has_futures",
         "_htb",
         "_income",
         "_index",
@@ -114,6 +115,7 @@ class Portfolio:
         "_receivables",
         "_settlement_days",
         "_shortable",
+        "_static",
         "_timestamp",
         "_unsettled",
         "base_currency",
@@ -169,6 +171,7 @@ class Portfolio:
         self._mult = np.array([o.multiplier for o in objs], dtype=np.float64)
         self._lot = np.array([o.lot_size for o in objs], dtype=np.float64)
         self._is_future = np.array([isinstance(o, Future) for o in objs], dtype=np.bool_)
+        self._has_futures = bool(self._is_future.any())
         rates = [self._account.margin_rates(o) for o in objs]
         self._init_rate = np.array([r.initial_rate for r in rates])
         self._maint_rate = np.array([r.maintenance_rate for r in rates])
@@ -177,6 +180,9 @@ class Portfolio:
         self._borrow_rate = np.array([self._borrow.rate(a) for a in self._assets])
         self._htb = np.array([a in self._borrow.hard_to_borrow for a in self._assets])
         self._shortable = np.array([o.shortable for o in objs], dtype=np.bool_)
+        self._static: list[tuple[float, int, bool]] = list(
+            zip(self._mult.tolist(), self._ccy.tolist(), self._is_future.tolist(), strict=True)
+        )
         self._qty = np.zeros(n)
         self._avg = np.zeros(n)
         self._last = np.full(n, np.nan)
@@ -281,6 +287,31 @@ class Portfolio:
     def realized_pnl(self) -> npt.NDArray[np.float64]:
         """Return realized P&L per asset (before commissions) in base currency ``(A,)``."""
         return self._realized * self._fx_asset()
+
+    def valuation(
+        self,
+    ) -> tuple[float, float, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Return ``(equity, cash, notional, values)`` in base currency in one pass.
+
+        `notional` and `values` are ``(A,)`` arrays as from `notional` and
+        `position_values`; this is the cheap path for per-bar recorders.
+        """
+        notional_local = self._qty * self._last * self._mult
+        notional_local[self._qty == 0.0] = 0.0
+        if self._has_futures:
+            unreal = self._qty * (self._last - self._avg) * self._mult
+            value_local = np.where(self._is_future, unreal, notional_local)
+            value_local[self._qty == 0.0] = 0.0
+        else:
+            value_local = notional_local
+        if self._cash.shape[0] == 1:
+            cash = self._cash.item(0)
+            equity = (
+                cash + self._receivables.item(0) - self._liabilities.item(0) + value_local.sum()
+            )
+            return float(equity), cash, notional_local, value_local
+        fx = self._fx[self._ccy]
+        return self.equity, self.cash, notional_local * fx, value_local * fx
 
     # -- AccountView ------------------------------------------------------------------------
     @property
@@ -465,17 +496,17 @@ class Portfolio:
 
     # Core position arithmetic shared by fills and corporate actions; returns realized P&L.
     def _trade(self, i: int, signed: float, price: float, timestamp: int) -> float:
-        qty = self._qty
-        old = float(qty[i])
+        # Static per-asset fields come from Python lists (`_static`), state from the arrays;
+        # `.item` reads a numpy element as a Python float without building a numpy scalar.
+        mult, c, is_future = self._static[i]
+        old = self._qty.item(i)
         new = old + signed
-        mult = float(self._mult[i])
-        c = int(self._ccy[i])
         realized = 0.0
         if old == 0.0 or (old > 0.0) == (signed > 0.0):
-            self._avg[i] = (float(self._avg[i]) * abs(old) + price * abs(signed)) / abs(new)
+            self._avg[i] = (self._avg.item(i) * abs(old) + price * abs(signed)) / abs(new)
         else:
             closing = min(abs(signed), abs(old))
-            realized = closing * (price - float(self._avg[i])) * mult
+            realized = closing * (price - self._avg.item(i)) * mult
             if old < 0.0:
                 realized = -realized
             if abs(new) <= _ZERO * max(abs(old), abs(signed)):
@@ -484,16 +515,16 @@ class Portfolio:
             elif (new > 0.0) != (old > 0.0):
                 self._avg[i] = price
             self._realized[i] += realized
-        qty[i] = new
-        if self._is_future[i]:
+        self._qty[i] = new
+        flow = signed * price * mult
+        if is_future:
             self._cash[c] += realized
         else:
-            flow = signed * price * mult
             self._cash[c] -= flow
             if flow < 0.0 and self._settlement_days and self._account.is_cash_account:
                 self._unsettled.append((self._settle_time(timestamp), c, -flow))
-        self.totals["traded_notional"] += abs(signed * price * mult) * float(self._fx[c])
-        if math.isnan(self._last[i]):
+        self.totals["traded_notional"] += abs(flow) * (self._fx.item(c) if c else 1.0)
+        if self._last.item(i) != self._last.item(i):  # NaN: no price seen yet
             self._last[i] = price
         return realized
 

@@ -104,19 +104,18 @@ class SnapshotRecorder:
         if self._n == self._times.shape[0]:
             self._grow()
         k = self._n
-        notional = portfolio.notional()
-        values = portfolio.position_values()
-        equity = portfolio.equity
-        long = float(notional[notional > 0.0].sum())
-        short = float(notional[notional < 0.0].sum())
-        gross = long - short
+        equity, cash, notional, values = portfolio.valuation()
+        gross = float(np.abs(notional).sum())
+        net = float(notional.sum())
+        long = 0.5 * (gross + net)
+        short = 0.5 * (net - gross)
         traded = portfolio.totals["traded_notional"]
         row = self._scalars[k]
         row[0] = equity
-        row[1] = portfolio.cash
+        row[1] = cash
         row[2] = float(values.sum())
         row[3] = gross
-        row[4] = long + short
+        row[4] = net
         row[5] = long
         row[6] = short
         row[7] = gross / equity if equity > 0.0 else (math.inf if gross > 0.0 else 0.0)

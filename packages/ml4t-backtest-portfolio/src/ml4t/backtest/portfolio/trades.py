@@ -28,8 +28,10 @@ over every open lot.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -90,21 +92,16 @@ class TradeTracker:
     """
 
     __slots__ = (
-        "_active",
+        "_asset_of",
         "_assets",
         "_bar",
         "_best",
         "_closed",
-        "_cpu",
-        "_entry",
-        "_free",
-        "_lot_asset",
-        "_lot_bar",
-        "_lot_time",
+        "_is_long",
         "_lots",
         "_mult",
-        "_qty",
-        "_spu",
+        "_n",
+        "_slot_lot",
         "_worst",
         "matching",
     )
@@ -120,49 +117,34 @@ class TradeTracker:
         self._assets = tuple(assets)
         self.matching = LotMatching(matching)
         n = len(self._assets)
-        self._mult = (
-            np.ones(n) if multipliers is None else np.asarray(multipliers, dtype=np.float64)
-        )
-        if self._mult.shape != (n,):
+        mult = [1.0] * n if multipliers is None else [float(x) for x in multipliers]
+        if len(mult) != n:
             raise ConfigError(
-                f"`multipliers` must have one value per asset ({n}), was {self._mult.shape}"
+                f"`multipliers` must have one value per asset ({n}), was {len(mult)} values"
             )
+        self._mult = mult
         cap = max(int(capacity), 1)
-        self._lot_asset = np.zeros(cap, dtype=np.int64)
-        self._qty = np.zeros(cap)  # signed open quantity of the lot
-        self._entry = np.zeros(cap)
-        self._lot_time = np.zeros(cap, dtype=np.int64)
-        self._lot_bar = np.zeros(cap, dtype=np.int64)
-        self._cpu = np.zeros(cap)  # entry commission per unit
-        self._spu = np.zeros(cap)  # entry slippage per unit
+        # Open lots are dense in slots 0.._n-1 of these arrays (swap-remove on close), so
+        # `update_excursions` works on plain slices.
+        self._asset_of = np.zeros(cap, dtype=np.int64)
+        self._is_long = np.zeros(cap, dtype=np.bool_)
         self._best = np.zeros(cap)
         self._worst = np.zeros(cap)
-        self._active = np.zeros(cap, dtype=np.bool_)
-        self._free: list[int] = list(range(cap - 1, -1, -1))
-        self._lots: list[list[int]] = [[] for _ in range(n)]
+        self._n = 0
+        # A lot is a list [asset, signed qty, entry price, entry ns, entry bar, commission per
+        # unit, slippage per unit, slot]; `_lots[asset]` holds them in entry order.
+        self._slot_lot: list[list[Any]] = []
+        self._lots: list[deque[list[Any]]] = [deque() for _ in range(n)]
         self._closed: list[tuple[object, ...]] = []
         self._bar = 0
 
-    # -- growth --------------------------------------------------------------------------
     def _grow(self) -> None:
-        cap = self._qty.shape[0]
-        for name in (
-            "_lot_asset",
-            "_qty",
-            "_entry",
-            "_lot_time",
-            "_lot_bar",
-            "_cpu",
-            "_spu",
-            "_best",
-            "_worst",
-            "_active",
-        ):
+        cap = self._best.shape[0] * 2
+        for name in ("_asset_of", "_is_long", "_best", "_worst"):
             old = getattr(self, name)
-            new = np.zeros(cap * 2, dtype=old.dtype)
-            new[:cap] = old
+            new = np.zeros(cap, dtype=old.dtype)
+            new[: old.shape[0]] = old
             setattr(self, name, new)
-        self._free.extend(range(2 * cap - 1, cap - 1, -1))
 
     @property
     def bar(self) -> int:
@@ -172,7 +154,7 @@ class TradeTracker:
     @property
     def open_lot_count(self) -> int:
         """Return the number of open lots."""
-        return int(self._active.sum())
+        return self._n
 
     def on_fill(
         self,
@@ -205,59 +187,72 @@ class TradeTracker:
         lots = self._lots[asset_index]
         remaining = size
         tol = _EPS * size
-        qty = self._qty
+        lifo = self.matching == LotMatching.LIFO
         while remaining > tol and lots:
-            k = lots[-1] if self.matching == LotMatching.LIFO else lots[0]
-            lot_qty = float(qty[k])
+            lot = lots[-1] if lifo else lots[0]
+            lot_qty = lot[1]
             if lot_qty * sign > 0.0:
                 break  # same direction: nothing to close
             lot_size = abs(lot_qty)
             take = min(lot_size, remaining)
-            self._close(k, take, price, timestamp, cpu=cpu, spu=spu, tag=tag)
+            self._close(lot, take, price, timestamp, cpu=cpu, spu=spu, tag=tag)
             if take >= lot_size * (1.0 - _EPS):
-                self._active[k] = False
-                self._free.append(k)
-                lots.remove(k)
+                if lifo:
+                    lots.pop()
+                else:
+                    lots.popleft()
+                self._release(lot[7])
             else:
-                qty[k] = lot_qty + sign * take
+                lot[1] = lot_qty + sign * take
             remaining -= take
         if remaining <= tol:
             return
         if self.matching == LotMatching.AVERAGE and lots:
-            k = lots[0]
-            old = abs(float(qty[k]))
+            lot = lots[0]
+            old = abs(lot[1])
             total = old + remaining
-            self._entry[k] = (self._entry[k] * old + price * remaining) / total
-            self._cpu[k] = (self._cpu[k] * old + cpu * remaining) / total
-            self._spu[k] = (self._spu[k] * old + spu * remaining) / total
-            qty[k] = sign * total
+            lot[2] = (lot[2] * old + price * remaining) / total
+            lot[5] = (lot[5] * old + cpu * remaining) / total
+            lot[6] = (lot[6] * old + spu * remaining) / total
+            lot[1] = sign * total
+            k = lot[7]
             if sign > 0:
-                self._best[k] = max(self._best[k], price)
-                self._worst[k] = min(self._worst[k], price)
+                self._best[k] = max(self._best.item(k), price)
+                self._worst[k] = min(self._worst.item(k), price)
             else:
-                self._best[k] = min(self._best[k], price)
-                self._worst[k] = max(self._worst[k], price)
+                self._best[k] = min(self._best.item(k), price)
+                self._worst[k] = max(self._worst.item(k), price)
             return
-        if not self._free:
+        k = self._n
+        if k == self._best.shape[0]:
             self._grow()
-            qty = self._qty  # the arrays were replaced
-        k = self._free.pop()
-        self._lot_asset[k] = asset_index
-        qty[k] = sign * remaining
-        self._entry[k] = price
-        self._lot_time[k] = timestamp
-        self._lot_bar[k] = self._bar
-        self._cpu[k] = cpu
-        self._spu[k] = spu
+        self._n = k + 1
+        self._asset_of[k] = asset_index
+        self._is_long[k] = sign > 0
         self._best[k] = price
         self._worst[k] = price
-        self._active[k] = True
-        lots.append(k)
+        lot = [asset_index, sign * remaining, price, timestamp, self._bar, cpu, spu, k]
+        self._slot_lot.append(lot)
+        lots.append(lot)
+
+    # Free slot k by moving the last open lot into it.
+    def _release(self, k: int) -> None:
+        last = self._n - 1
+        if k != last:
+            self._asset_of[k] = self._asset_of[last]
+            self._is_long[k] = self._is_long[last]
+            self._best[k] = self._best[last]
+            self._worst[k] = self._worst[last]
+            moved = self._slot_lot[last]
+            moved[7] = k
+            self._slot_lot[k] = moved
+        self._slot_lot.pop()
+        self._n = last
 
     # Record one closed (part of a) lot.
     def _close(
         self,
-        k: int,
+        lot: list[Any],
         take: float,
         price: float,
         timestamp: Timestamp,
@@ -266,37 +261,39 @@ class TradeTracker:
         spu: float,
         tag: str,
     ) -> None:
-        side = 1 if self._qty[k] > 0 else -1
-        entry = float(self._entry[k])
-        mult = float(self._mult[self._lot_asset[k]])
-        if side > 0:
-            best = max(float(self._best[k]), price)
-            worst = min(float(self._worst[k]), price)
+        asset, qty, entry, entry_time, entry_bar, lot_cpu, lot_spu, k = lot
+        best = self._best.item(k)
+        worst = self._worst.item(k)
+        if qty > 0:
+            side = 1
+            best = max(best, price)
+            worst = min(worst, price)
         else:
-            best = min(float(self._best[k]), price)
-            worst = max(float(self._worst[k]), price)
+            side = -1
+            best = min(best, price)
+            worst = max(worst, price)
+        mult = self._mult[asset]
         gross = side * (price - entry) * take * mult
-        commission = take * (float(self._cpu[k]) + cpu)
-        slippage = take * (float(self._spu[k]) + spu)
+        commission = take * (lot_cpu + cpu)
         net = gross - commission
         basis = entry * take * mult
         self._closed.append(
             (
-                self._assets[int(self._lot_asset[k])],
+                self._assets[asset],
                 side,
                 take,
-                int(self._lot_time[k]),
-                int(timestamp),
+                entry_time,
+                timestamp,
                 entry,
                 price,
                 gross,
                 net,
                 commission,
-                slippage,
+                take * (lot_spu + spu),
                 net / basis if basis != 0.0 else math.nan,
                 side * (worst - entry) / entry if entry != 0.0 else math.nan,
                 side * (best - entry) / entry if entry != 0.0 else math.nan,
-                self._bar - int(self._lot_bar[k]),
+                self._bar - entry_bar,
                 tag,
             )
         )
@@ -312,17 +309,17 @@ class TradeTracker:
             high_row: High of the bar per asset, shape ``(A,)``.
             low_row: Low of the bar per asset, shape ``(A,)``.
         """
-        act = np.flatnonzero(self._active)
-        if act.size == 0:
+        n = self._n
+        if n == 0:
             return
-        idx = self._lot_asset[act]
+        idx = self._asset_of[:n]
         high = high_row[idx]
         low = low_row[idx]
-        long = self._qty[act] > 0.0
-        best = self._best[act]
-        worst = self._worst[act]
-        self._best[act] = np.where(long, np.fmax(best, high), np.fmin(best, low))
-        self._worst[act] = np.where(long, np.fmin(worst, low), np.fmax(worst, high))
+        long = self._is_long[:n]
+        best = self._best[:n]
+        worst = self._worst[:n]
+        best[:] = np.where(long, np.fmax(best, high), np.fmin(best, low))
+        worst[:] = np.where(long, np.fmin(worst, low), np.fmax(worst, high))
 
     def advance_bar(self) -> None:
         """Count one bar (used for ``bars_held``)."""
@@ -330,25 +327,27 @@ class TradeTracker:
 
     def split(self, asset_index: int, factor: float) -> None:
         """Scale the open lots of an asset for a split: quantity x factor, prices / factor."""
-        for k in self._lots[asset_index]:
-            self._qty[k] *= factor
-            self._entry[k] /= factor
+        for lot in self._lots[asset_index]:
+            lot[1] *= factor
+            lot[2] /= factor
+            lot[5] /= factor
+            lot[6] /= factor
+            k = lot[7]
             self._best[k] /= factor
             self._worst[k] /= factor
-            self._cpu[k] /= factor
-            self._spu[k] /= factor
 
     def transfer(self, from_index: int, to_index: int) -> None:
         """Move the open lots of one asset to another (symbol change)."""
         moved = self._lots[from_index]
-        for k in moved:
-            self._lot_asset[k] = to_index
+        for lot in moved:
+            lot[0] = to_index
+            self._asset_of[lot[7]] = to_index
         self._lots[to_index].extend(moved)
-        self._lots[from_index] = []
+        self._lots[from_index] = deque()
 
     def open_quantity(self, asset_index: int) -> float:
         """Return the signed open quantity over the lots of an asset."""
-        return float(sum(float(self._qty[k]) for k in self._lots[asset_index]))
+        return float(sum(lot[1] for lot in self._lots[asset_index]))
 
     def to_polars(self) -> pl.DataFrame:
         """Return the closed trades as a frame with the columns of `TRADE_COLUMNS`.
@@ -384,19 +383,20 @@ class TradeTracker:
 
     def open_trades(self) -> pl.DataFrame:
         """Return the open lots: asset, side, quantity, entry_time, entry_price, mae, mfe."""
-        act = np.flatnonzero(self._active)
-        qty = self._qty[act]
-        entry = self._entry[act]
+        lots = [lot for per_asset in self._lots for lot in per_asset]
+        qty = np.array([lot[1] for lot in lots], dtype=np.float64)
+        entry = np.array([lot[2] for lot in lots], dtype=np.float64)
+        slots = np.array([lot[7] for lot in lots], dtype=np.int64)
         side = np.where(qty > 0, 1, -1)
         return pl.DataFrame(
             {
-                "asset": [self._assets[int(a)] for a in self._lot_asset[act]],
+                "asset": pl.Series([self._assets[lot[0]] for lot in lots], dtype=pl.String),
                 "side": pl.Series(side, dtype=pl.Int8),
                 "quantity": np.abs(qty),
-                "entry_time": datetime_series("entry_time", self._lot_time[act]),
+                "entry_time": datetime_series("entry_time", [lot[3] for lot in lots]),
                 "entry_price": entry,
-                "mae": side * (self._worst[act] - entry) / entry,
-                "mfe": side * (self._best[act] - entry) / entry,
-                "bars_held": self._bar - self._lot_bar[act],
+                "mae": side * (self._worst[slots] - entry) / entry,
+                "mfe": side * (self._best[slots] - entry) / entry,
+                "bars_held": pl.Series([self._bar - lot[4] for lot in lots], dtype=pl.Int64),
             }
         )
