@@ -79,18 +79,15 @@ def main() -> None:
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     peak_mb = peak_kb / 1024 if sys.platform != "darwin" else peak_kb / 1024 / 1024
     print(f"portfolio benchmark: {n_assets} assets, {n_bars} bars, {per_bar} fills/bar")
-    print(
-        f"apply_fill : {n_fills / fill_time:12,.0f} fills/s   ({fill_time * 1e6 / n_fills:.2f} us/fill)"
-    )
-    print(
-        f"mark       : {n_bars / mark_time:12,.0f} marks/s   ({mark_time * 1e6 / n_bars:.2f} us/mark)"
-    )
-    print(
-        f"record     : {n_bars / record_time:12,.0f} records/s ({record_time * 1e6 / n_bars:.2f} us/record)"
-    )
-    print(
-        f"open lots at end: {pf.tracker.open_lot_count}, closed trades: {pf.tracker.to_polars().height}"
-    )
+    rows = [
+        ("apply_fill", n_fills / fill_time, "fills/s", fill_time * 1e6 / n_fills, "fill"),
+        ("mark", n_bars / mark_time, "marks/s", mark_time * 1e6 / n_bars, "mark"),
+        ("record", n_bars / record_time, "records/s", record_time * 1e6 / n_bars, "record"),
+    ]
+    for name, rate, unit, micros, per in rows:
+        print(f"{name:<11}: {rate:12,.0f} {unit:<9} ({micros:.2f} us/{per})")
+    closed = pf.tracker.to_polars().height
+    print(f"open lots at end: {pf.tracker.open_lot_count}, closed trades: {closed}")
     print(f"peak RSS: {peak_mb:.1f} MB")
 
 
