@@ -111,7 +111,8 @@ CHECKS: Final = (
     CheckSpec(
         "duplicate",
         "(timestamp, asset) appears more than once",
-        "keep one row per (timestamp, asset), e.g. df.unique(keep='last'), or pass repair='fix'",
+        "keep one row per (timestamp, asset), e.g. df.unique(subset=[timestamp_col, asset_col], "
+        "keep='last', maintain_order=True), or pass repair='fix'",
         "kept last",
         "kept last",
     ),
