@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -178,21 +175,3 @@ class TestErrors:
         pf.apply_fill(fill("A", BUY, 3, 0.1))
         pf._cash[0] += 1e-3  # 1e-12 relative to the book
         pf.check_invariant()
-
-
-def test_portfolio_conforms_to_the_execution_account_view_protocol() -> None:
-    account_py = (
-        Path(__file__).parents[2] / "ml4t-backtest-execution/src/ml4t/backtest/execution/account.py"
-    )
-    if not account_py.exists():
-        pytest.skip("execution's account.py is not written yet")
-    from ml4t.backtest.execution import account  # noqa: PLC0415
-
-    pf = Portfolio(["A"], initial_cash=1_000.0)
-    view = account.AccountView
-    if getattr(view, "_is_runtime_protocol", False):
-        assert isinstance(pf, view)
-    for name in ("cash", "equity", "position", "buying_power", "can_short", "check_order"):
-        assert hasattr(pf, name)
-    assert pf.check_order("A", BUY, 1.0, 10.0) is None
-    assert math.isclose(pf.buying_power(), 1_000.0)
