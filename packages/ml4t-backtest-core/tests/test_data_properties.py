@@ -150,3 +150,67 @@ def test_valid_frames_pass_and_round_trip_through_to_polars(frame: pl.DataFrame)
     assert_frame_equal(feed.to_polars(), expected)
     assert DataFeed.from_polars(feed.to_polars()).fingerprint() == feed.fingerprint()
     assert feed.assets == tuple(sorted(set(frame["asset"].to_list())))
+
+
+@SETTINGS
+@given(
+    frame=valid_frames(),
+    ctx_days=st.lists(st.integers(-5, 410), min_size=1, max_size=10, unique=True),
+    sig_rows=st.lists(
+        st.tuples(st.integers(-5, 410), st.sampled_from(POOL)),
+        min_size=1,
+        max_size=10,
+        unique=True,
+    ),
+    lag_days=st.integers(0, 30),
+)
+def test_signals_and_context_never_show_a_value_before_it_is_published(
+    frame: pl.DataFrame,
+    ctx_days: list[int],
+    sig_rows: list[tuple[int, str]],
+    lag_days: int,
+) -> None:
+    base = date(2020, 1, 1)
+    ctx = pl.DataFrame(
+        {
+            "timestamp": [base + timedelta(days=d) for d in ctx_days],
+            "vix": [float(d) for d in ctx_days],  # the value names its own day
+        }
+    )
+    assets = set(frame["asset"].to_list())
+    sig_rows = [(d, a) for d, a in sig_rows if a in assets]
+    signals = None
+    if sig_rows:
+        signals = pl.DataFrame(
+            {
+                "timestamp": [base + timedelta(days=d) for d, _ in sig_rows],
+                "asset": [a for _, a in sig_rows],
+                "pred": [float(d) for d, _ in sig_rows],
+            }
+        )
+    lag = timedelta(days=lag_days)
+    feed = DataFeed.from_polars(
+        frame, context=ctx, context_lag=lag, signals=signals, signal_lag=lag
+    )
+    for t, ts in enumerate(feed.timestamps.tolist()):
+        day = (ts - feed_day0()) // 86_400_000_000_000
+        published = [d for d in ctx_days if d + lag_days <= day]
+        got = feed.context["vix"][t]
+        if published:
+            assert got == float(max(published))  # the latest published value
+        else:
+            assert math.isnan(got)
+        if signals is None:
+            continue
+        for a, asset in enumerate(feed.assets):
+            seen = [d for d, name in sig_rows if name == asset and d + lag_days <= day]
+            value = feed.signals["pred"][t, a]
+            if seen:
+                assert value == float(max(seen))
+            else:
+                assert math.isnan(value)
+
+
+def feed_day0() -> int:
+    # ns timestamp of 2020-01-01, the day the generated frames count from
+    return (date(2020, 1, 1) - date(1970, 1, 1)).days * 86_400_000_000_000

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+import numpy as np
 import polars as pl
 
 from ml4t.backtest.core.errors import DataValidationError
@@ -466,7 +467,7 @@ def validate_prices(
     frame, report = validate_keys(nf, what=what, repair=repair)
     masks, shown = _price_masks(frame)
     clip_checks: list[str] = []
-    drop = pl.Series("drop", [False] * frame.height)
+    drop = pl.Series("drop", np.zeros(frame.height, dtype=np.bool_))
     for check in _ROW_CHECKS[3:]:
         mask = masks.get_column(check)
         if repair is not None:

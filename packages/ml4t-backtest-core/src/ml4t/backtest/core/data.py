@@ -469,6 +469,12 @@ class DataFeed:
 
         Raises:
             ConfigError: No timestamp falls in the range.
+
+        Example:
+            >>> from ml4t.backtest.core.datasets import sample_feed
+            >>> january = sample_feed(["AAPL"]).slice("2014-01-01", "2014-01-31")
+            >>> january.n_timestamps  # NYSE sessions in January 2014
+            21
         """
         lo = 0 if start is None else int(np.searchsorted(self.timestamps, to_timestamp(start)))
         hi = (
@@ -498,6 +504,11 @@ class DataFeed:
         Raises:
             UnknownAssetError: An asset is not in the feed.
             ConfigError: `assets` is empty.
+
+        Example:
+            >>> from ml4t.backtest.core.datasets import sample_feed
+            >>> sample_feed(["AAPL", "JPM", "MSFT"]).select(["MSFT", "AAPL"]).assets
+            ('AAPL', 'MSFT')
         """
         chosen = sorted(set(assets))
         if not chosen:
@@ -522,6 +533,11 @@ class DataFeed:
 
         ``timestamp`` is ``Datetime("ns", "UTC")``; fields follow in feed order; context
         columns are repeated on every row when `include_context` is True.
+
+        Example:
+            >>> from ml4t.backtest.core.datasets import sample_feed
+            >>> sample_feed(["AAPL"], end="2013-02-11").to_polars().select("asset", "close").rows()
+            [('AAPL', 67.8542), ('AAPL', 68.5614)]
         """
         t_idx, a_idx = np.nonzero(self.has_bar)
         ts = pl.Series("timestamp", self.timestamps[t_idx]).cast(pl.Datetime("ns", "UTC"))
@@ -537,6 +553,11 @@ class DataFeed:
 
         ``missing`` counts feed timestamps between the asset's first and last bar where it
         has none.
+
+        Example:
+            >>> from ml4t.backtest.core.datasets import sample_feed
+            >>> sample_feed(["AAPL", "MSFT"]).summary().select("asset", "bars", "missing").rows()
+            [('AAPL', 1259, 0), ('MSFT', 1259, 0)]
         """
         has = self.has_bar
         bars = has.sum(axis=0).astype(np.int64)
@@ -564,6 +585,12 @@ class DataFeed:
 
         Equal data gives equal digests on any machine (little-endian float64 and int64;
         every NaN hashed as the same NaN).
+
+        Example:
+            >>> from ml4t.backtest.core.datasets import sample_feed
+            >>> feed = sample_feed(["AAPL"])
+            >>> feed.fingerprint() == sample_feed(["AAPL"]).fingerprint()
+            True
         """
         digest = hashlib.sha256()
         digest.update(b"ml4t-datafeed-v1\x00")
