@@ -48,9 +48,20 @@ _PERCENT_HINTS: Final = (
     "exposure",
     "turnover",
     "win",
+    "value_at_risk",
+    "time_in_market",
 )
 _COUNT_HINTS: Final = ("trades", "count", "bars", "days", "orders", "fills", "n_")
-_MONEY_HINTS: Final = ("pnl", "equity", "cash", "cost", "commission", "slippage", "borrow")
+_MONEY_HINTS: Final = (
+    "pnl",
+    "equity",
+    "cash",
+    "cost",
+    "commission",
+    "slippage",
+    "borrow",
+    "expectancy",
+)
 
 FloatArray = npt.NDArray[np.float64]
 
