@@ -12,7 +12,7 @@ import pytest
 
 from ml4t.backtest.core.assets import AssetRegistry, Equity
 from ml4t.backtest.core.enums import CorporateActionType, OrderSide
-from ml4t.backtest.core.errors import DataValidationError
+from ml4t.backtest.core.errors import ConfigError, DataValidationError
 from ml4t.backtest.core.events import CorporateActionEvent, FillEvent
 from ml4t.backtest.portfolio import (
     CorporateActionSchedule,
@@ -187,6 +187,26 @@ class TestSymbolChangesMergersDelistings:
         assert pf2.position("A") == 0.0
         assert pf2.equity == 101_000.0
         pf2.check_invariant()
+
+
+def test_split_with_float_noise_snaps_to_whole_shares_keeping_cost_basis() -> None:
+    assert 30 * 0.1 != 3.0  # 3.0000000000000004
+    pf = held("X", 30, 10.0, 10.0)
+    pf.apply_corporate_action(CorporateActionEvent(2, "X", CA.SPLIT, ratio=0.1))
+    pos = pf.get_position("X")
+    assert pos.quantity == 3.0
+    assert pos.quantity * pos.avg_cost == pytest.approx(300.0, rel=1e-15)
+    assert pf.tracker.to_polars().height == 0  # no cash-in-lieu trade for float noise
+    pf.check_invariant()
+
+
+def test_delisting_without_any_price_names_the_fix() -> None:
+    pf = Portfolio(["A", "B"], initial_cash=1_000.0)
+    pf.apply_fill(fill("A", BUY, 1, 10.0))
+    pf.apply_corporate_action(CorporateActionEvent(1, "A", CA.SYMBOL_CHANGE, new_asset="B"))
+    pf._last[1] = np.nan  # a target that never traded and lost its carried price
+    with pytest.raises(ConfigError, match="cash_amount"):
+        pf.apply_corporate_action(CorporateActionEvent(2, "B", CA.DELISTING))
 
 
 class TestLoader:

@@ -697,6 +697,11 @@ class Portfolio:
             new_asset = event.new_asset
         elif kind == CorporateActionType.DELISTING:
             price = event.cash_amount if math.isfinite(event.cash_amount) else self._last[i]
+            if before != 0.0 and not math.isfinite(price):
+                raise ConfigError(
+                    f"delisting of {event.asset!r}: no last price is known and `cash_amount` "
+                    "is NaN; give the value per share in `cash_amount`"
+                )
             if before != 0.0:
                 self._trade(i, -before, float(price), ts)
                 self.tracker.on_fill(i, -before, float(price), ts, tag="delisting")
@@ -728,7 +733,9 @@ class Portfolio:
                 price = float(self._avg[i])
             self._trade(i, -fraction, price, timestamp)
             self.tracker.on_fill(i, -fraction, price, timestamp, tag="cash_in_lieu")
-        elif fraction:
+        elif fraction and whole:
+            # float noise from the ratio: snap to whole units, keeping the cost basis q * avg
+            self._avg[i] = float(self._avg[i]) * qty / whole
             self._qty[i] = whole
 
     def _move(self, i: int, j: int, timestamp: int) -> None:
@@ -808,8 +815,9 @@ class Portfolio:
             self._qty, self.unrealized_pnl(), self.notional(), relief, self._lot, deficit=deficit
         )
         unrealized = self.unrealized_pnl()
+        notional = self.notional()
         picked = [int(k) for k in np.flatnonzero(orders)]
-        picked.sort(key=lambda k: (float(unrealized[k]), -abs(float(self.notional()[k])), k))
+        picked.sort(key=lambda k: (float(unrealized[k]), -abs(float(notional[k])), k))
         return MarginCall(
             self._timestamp or 0,
             equity,
