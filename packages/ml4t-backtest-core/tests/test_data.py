@@ -84,6 +84,10 @@ class TestBuild:
         assert feed.assets == ("SPY",)
         assert feed.close[:, 0].tolist() == [10.2, 11.2, 12.2]
 
+    def test_asset_name_with_an_asset_column_raises(self) -> None:
+        with pytest.raises(ConfigError, match="`asset='SPY'` is for a frame without"):
+            DataFeed.from_polars(prices(), asset="SPY")
+
     def test_custom_column_names(self) -> None:
         df = prices().rename({"timestamp": "date", "asset": "symbol"})
         feed = DataFeed.from_polars(df, timestamp_col="date", asset_col="symbol")

@@ -16,7 +16,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import polars as pl
 
-from ml4t.backtest.core.errors import DataValidationError
+from ml4t.backtest.core.errors import ConfigError, DataValidationError
 from ml4t.backtest.core.types import NS_PER_DAY, format_timestamp
 
 __all__ = [
@@ -280,6 +280,11 @@ def normalise_frame(
     missing = [c for c in (timestamp_col, *required) if c not in names]
     use_asset = asset_col is not None
     constant_asset = use_asset and asset_col not in names
+    if use_asset and not constant_asset and asset is not None:
+        raise ConfigError(
+            f"{what}: `asset={asset!r}` is for a frame without an asset column, but the frame "
+            f"has {asset_col!r}; drop the column or leave out asset="
+        )
     if constant_asset and asset is None:
         missing.insert(1, str(asset_col))
     if missing:
