@@ -190,12 +190,12 @@ class TestSymbolChangesMergersDelistings:
 
 
 def test_split_with_float_noise_snaps_to_whole_shares_keeping_cost_basis() -> None:
-    assert 30 * 0.1 != 3.0  # 3.0000000000000004
-    pf = held("X", 30, 10.0, 10.0)
-    pf.apply_corporate_action(CorporateActionEvent(2, "X", CA.SPLIT, ratio=0.1))
+    assert 50 * 1.1 != 55.0  # 55.00000000000001
+    pf = held("X", 50, 11.0, 11.0)
+    pf.apply_corporate_action(CorporateActionEvent(2, "X", CA.STOCK_DIVIDEND, ratio=0.1))
     pos = pf.get_position("X")
-    assert pos.quantity == 3.0
-    assert pos.quantity * pos.avg_cost == pytest.approx(300.0, rel=1e-15)
+    assert pos.quantity == 55.0
+    assert pos.quantity * pos.avg_cost == pytest.approx(550.0, rel=1e-15)
     assert pf.tracker.to_polars().height == 0  # no cash-in-lieu trade for float noise
     pf.check_invariant()
 
