@@ -55,6 +55,7 @@ action_op = st.tuples(
             CorporateActionType.STOCK_DIVIDEND,
             CorporateActionType.DELISTING,
             CorporateActionType.MERGER,
+            CorporateActionType.SYMBOL_CHANGE,
         ]
     ),
     st.sampled_from([0, 2, 3]),  # EQ, BTC, SAP (not the future)
@@ -102,8 +103,8 @@ def test_random_event_sequences_keep_the_ledger_invariant(
             pf.mark(now, row)
         else:
             _, action, k, ratio, cash, pay_days = op
-            if action == CorporateActionType.MERGER and k == 3:
-                k = 0  # SAP is quoted in EUR; mergers need a target in the same currency
+            if action in (CorporateActionType.MERGER, CorporateActionType.SYMBOL_CHANGE):
+                k = 0 if k == 3 else k  # SAP is quoted in EUR; the target NEW is in USD
             ev = CorporateActionEvent(
                 now,
                 ASSETS[k],  # type: ignore[index]
