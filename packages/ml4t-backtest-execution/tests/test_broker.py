@@ -7,12 +7,16 @@ from ml4t.backtest.core.assets import AssetRegistry, Equity
 from ml4t.backtest.core.enums import OrderSide, OrderStatus, TimeInForce
 from ml4t.backtest.core.errors import ConfigError, OrderError, OrderRejectedError
 from ml4t.backtest.core.events import FillEvent
-from ml4t.backtest.core.types import NS_PER_DAY
+from ml4t.backtest.core.types import NS_PER_DAY, to_timestamp
 from ml4t.backtest.execution.account import SimpleAccount
 from ml4t.backtest.execution.broker import SimulationBroker
-from ml4t.backtest.execution.commission import PerShareCommission
+from ml4t.backtest.execution.commission import (
+    CryptoCommission,
+    PerShareCommission,
+    TieredCommission,
+)
 from ml4t.backtest.execution.fills import FillTiming, FundsPolicy, IntrabarPolicy
-from ml4t.backtest.execution.impact import KyleLambdaImpact
+from ml4t.backtest.execution.impact import KyleLambdaImpact, SquareRootImpact
 from ml4t.backtest.execution.orders import Order, bracket_order, link_oco
 from ml4t.backtest.execution.slippage import FixedSlippage
 
@@ -550,3 +554,54 @@ def test_no_math_nan_leaks_into_fill_fields():
     b.submit(Order.market("X", BUY, 1))
     (fill,) = bar(b, 0, 10, 10, 10, 10)
     assert not any(isinstance(v, float) and math.isnan(v) for v in fill)
+
+
+class TestCostInputs:
+    def test_maker_fee_for_resting_limit_touch_taker_for_market(self):
+        b = SimulationBroker(["X"], commission=CryptoCommission(maker_bps=1.0, taker_bps=5.0))
+        b.submit(Order.limit("X", BUY, 10, 99.0))
+        b.submit(Order.market("X", BUY, 10))
+        fills = {f.order_id: f for f in bar(b, 0, 100.0, 101.0, 98.0, 100.0)}
+        assert fills[1].commission == pytest.approx(10 * 99.0 * 1e-4)  # maker
+        assert fills[2].commission == pytest.approx(10 * 100.0 * 5e-4)  # taker
+
+    def test_tiered_commission_uses_month_to_date_volume_and_resets(self):
+        tiers = TieredCommission(
+            ((100.0, 0.01), (math.inf, 0.005)), minimum=0.0, max_fraction=math.inf
+        )
+        b = SimulationBroker(["X"], commission=tiers)
+        days = ["2024-01-29", "2024-01-30", "2024-01-31", "2024-02-01"]
+        got = []
+        for t, day in enumerate(days):
+            b.submit(Order.market("X", BUY, 80))
+            (fill,) = b.process_bar(t, to_timestamp(day), a(10), a(10), a(10), a(10), a(1e6))
+            got.append(fill.commission)
+        # month volume before each fill: 0, 80, 160 (-> second tier), then February: 0
+        assert got == pytest.approx([0.8, 0.8, 0.4, 0.8])
+
+    def test_square_root_impact_with_given_market_stats(self):
+        b = SimulationBroker(["X"], impact=SquareRootImpact(1.0))
+        b.set_market_stats(adv=[1e6], volatility=[0.02])
+        b.submit(Order.market("X", BUY, 10_000))
+        (fill,) = bar(b, 0, 50.0, 51.0, 49.0, 50.0)
+        # 1.0 * 0.02 * sqrt(10,000 / 1,000,000) * 50 = 0.1 a share
+        assert fill.price == pytest.approx(50.1)
+        assert fill.impact == pytest.approx(1000.0)
+
+    def test_impact_stats_fall_back_to_bar_volume_and_default_volatility(self):
+        b = SimulationBroker(["X"], impact=SquareRootImpact(1.0), default_volatility=0.03)
+        b.submit(Order.market("X", SELL, 40_000))
+        (fill,) = bar(b, 0, 20.0, 21.0, 19.0, 20.0, v=1e6)
+        # 0.03 * sqrt(0.04) * 20 = 0.12 below the open
+        assert fill.price == pytest.approx(19.88)
+
+    def test_many_assets_matched_in_one_call(self):
+        b = SimulationBroker(["A", "B", "C"])
+        b.submit(Order.limit("A", BUY, 1, 9.0))
+        b.submit(Order.stop("B", SELL, 1, 18.0))
+        b.submit(Order.limit("C", SELL, 1, 35.0))
+        fills = b.process_bar(
+            0, 0, a(10, 20, 30), a(11, 21, 31), a(8.5, 19, 29), a(10, 20, 30), a(1e6, 1e6, 1e6)
+        )
+        assert [(f.asset, f.price) for f in fills] == [("A", 9.0)]
+        assert b.active_order_count == 2

@@ -1,8 +1,9 @@
 """Quote-aware reference prices: buys pay the ask, sells receive the bid.
 
-When the data carries bid and ask columns, the broker prices market-type fills (market,
-market-on-open/close, triggered stops) from them instead of from the bar's open or close.
-Where one side of the quote is missing (NaN) the bar price is used. Without quotes, model
+When the data carries bid and ask columns (passed as ``bid=`` / ``ask=`` rows), the broker
+prices MARKET orders from them instead of from the bar's open or close. Auction orders
+(market-on-open/close) take the auction price (open/close); limit and stop orders follow the
+OHLC rules. Where one side of the quote is missing (NaN) the bar price is used. Without quotes, model
 the spread with `SpreadSlippage` instead (never both, or the spread is paid twice).
 """
 
