@@ -3,8 +3,9 @@
 When the data carries bid and ask columns (passed as ``bid=`` / ``ask=`` rows), the broker
 prices MARKET orders from them instead of from the bar's open or close. Auction orders
 (market-on-open/close) take the auction price (open/close); limit and stop orders follow the
-OHLC rules. Where one side of the quote is missing (NaN) the bar price is used. Without quotes, model
-the spread with `SpreadSlippage` instead (never both, or the spread is paid twice).
+OHLC rules. Where one side of the quote is missing (NaN) the bar price is used. Without
+quotes, model the spread with `SpreadSlippage` instead (never both, or the spread is paid
+twice).
 """
 
 from __future__ import annotations
