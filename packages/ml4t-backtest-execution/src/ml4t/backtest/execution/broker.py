@@ -21,6 +21,8 @@ made earlier in the same call are not in the account yet, so the broker adds the
 available buying power is ``account.buying_power() + pending``, where every fill adds
 ``closing_value - opening_value - commission`` to ``pending`` (value = quantity * price *
 multiplier; the closing part reduces an existing position, the opening part opens or adds).
+So apply the fills of each call to the account before the next call (``pending`` restarts at
+zero in every `process_bar` and `process_close`).
 """
 
 from __future__ import annotations
