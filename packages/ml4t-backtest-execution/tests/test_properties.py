@@ -14,9 +14,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ml4t.backtest.core.enums import OrderSide
+from ml4t.backtest.core.enums import OrderSide, TimeInForce
 from ml4t.backtest.execution.broker import SimulationBroker
 from ml4t.backtest.execution.commission import PerShareCommission
+from ml4t.backtest.execution.fills import FillTiming
 from ml4t.backtest.execution.impact import SquareRootImpact
 from ml4t.backtest.execution.orders import Order
 from ml4t.backtest.execution.slippage import CompositeSlippage, FixedSlippage, VolumeShareSlippage
@@ -116,3 +117,53 @@ def test_fills_never_exceed_volume_cap(bar, fraction, volume, orders):
             assert f.commission >= 0.0
             assert f.slippage >= 0.0
             assert f.impact >= 0.0
+
+
+ORDER_KINDS = ["market", "limit", "stop", "stop_limit", "trailing", "moo", "moc"]
+
+
+def make_order(kind, side, level, tif_ioc):
+    tif = TimeInForce.IOC if tif_ioc else TimeInForce.GTC
+    if kind == "market":
+        return Order.market("X", side, 10, time_in_force=tif)
+    if kind == "limit":
+        return Order.limit("X", side, 10, level, time_in_force=tif)
+    if kind == "stop":
+        return Order.stop("X", side, 10, level, time_in_force=tif)
+    if kind == "stop_limit":
+        return Order.stop_limit("X", side, 10, level, level * 1.01, time_in_force=tif)
+    if kind == "trailing":
+        return Order.trailing_stop("X", side, 10, trail_percent=0.02, time_in_force=tif)
+    if kind == "moo":
+        return Order.market_on_open("X", side, 10)
+    return Order.market_on_close("X", side, 10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bars=st.lists(ohlc(), min_size=2, max_size=2),
+    orders=st.lists(
+        st.tuples(
+            st.sampled_from(ORDER_KINDS),
+            st.sampled_from([OrderSide.BUY, OrderSide.SELL]),
+            price,
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_decision_bar_prices_are_never_used(bars, orders):
+    """Orders decided on bar 0: nothing fills on bar 0 under NEXT_BAR_OPEN, and under
+    SAME_BAR_CLOSE only at bar 0's close."""
+    for timing in (FillTiming.NEXT_BAR_OPEN, FillTiming.SAME_BAR_CLOSE):
+        b = SimulationBroker(["X"], fill_timing=timing)
+        o, h, lo, c = bars[0]
+        assert b.process_bar(0, 0, a(o), a(h), a(lo), a(c), a(1e6)) == []
+        for kind, side, level, ioc in orders:
+            b.submit(make_order(kind, side, level, ioc))
+        fills = b.process_close(0, 0, a(c), a(1e6))
+        if timing is FillTiming.NEXT_BAR_OPEN:
+            assert fills == []
+        else:
+            assert all(f.reference_price == c for f in fills)
