@@ -23,6 +23,7 @@ __all__ = [
     "InvalidOrderTransitionError",
     "InvalidPriceError",
     "InvalidQuantityError",
+    "LedgerInvariantError",
     "LookAheadError",
     "MissingDependencyError",
     "OrderError",
@@ -103,6 +104,29 @@ class InsufficientFundsError(OrderRejectedError):
 
 class InvalidOrderTransitionError(OrderError, ValueError):
     """An order was moved between two states that `ORDER_TRANSITIONS` does not link."""
+
+
+class LedgerInvariantError(BacktestError, ArithmeticError):
+    """The balance sheet and the profit-and-loss ledger of a portfolio disagree.
+
+    The message names the currency, both sides of the identity, their difference and the
+    tolerance, e.g. ``ledger invariant broken in USD: cash + market value + receivables -
+    liabilities = 100250.0 but capital + realized + unrealized + income - costs = 100000.0
+    (difference 250.0, tolerance 1e-4)``.
+
+    Attributes:
+        currency: Currency whose ledger is out of balance.
+        balance_sheet: ``cash + market_value + receivables - liabilities``.
+        pnl_ledger: ``capital + realized + unrealized + income - costs``.
+    """
+
+    def __init__(
+        self, message: str, *, currency: str, balance_sheet: float, pnl_ledger: float
+    ) -> None:
+        super().__init__(message)
+        self.currency = currency
+        self.balance_sheet = balance_sheet
+        self.pnl_ledger = pnl_ledger
 
 
 class LookAheadError(BacktestError, RuntimeError):
