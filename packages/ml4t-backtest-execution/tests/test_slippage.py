@@ -90,3 +90,8 @@ ALL_MODELS: list[SlippageModel] = [
 def test_slippage_is_never_negative(price, quantity, volume):
     for model in ALL_MODELS:
         assert model.slippage(price, quantity, volume=volume) >= 0.0
+
+
+def test_composite_rejects_non_models():
+    with pytest.raises(ConfigError, match="SlippageModel"):
+        CompositeSlippage((FixedSlippage(0.01), 0.02))  # type: ignore[arg-type]

@@ -375,6 +375,13 @@ class CompositeCommission(CommissionModel):
 
     models: tuple[CommissionModel, ...] = ()
 
+    def __post_init__(self) -> None:
+        for model in self.models:
+            if not isinstance(model, CommissionModel):
+                raise ConfigError(
+                    f"CompositeCommission: every item of `models` must be a CommissionModel, was {model!r}"
+                )
+
     def commission(
         self,
         quantity: float,

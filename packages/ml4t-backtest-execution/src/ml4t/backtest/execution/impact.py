@@ -298,6 +298,13 @@ class CompositeImpact(ImpactModel):
 
     models: tuple[ImpactModel, ...] = ()
 
+    def __post_init__(self) -> None:
+        for model in self.models:
+            if not isinstance(model, ImpactModel):
+                raise ConfigError(
+                    f"CompositeImpact: every item of `models` must be a ImpactModel, was {model!r}"
+                )
+
     def impact(
         self,
         price: float,

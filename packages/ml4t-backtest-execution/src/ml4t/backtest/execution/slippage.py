@@ -15,6 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Final
 
+from ml4t.backtest.core.errors import ConfigError
 from ml4t.backtest.execution._checks import check_fraction, check_non_negative
 
 __all__ = [
@@ -182,6 +183,13 @@ class CompositeSlippage(SlippageModel):
     """
 
     models: tuple[SlippageModel, ...] = ()
+
+    def __post_init__(self) -> None:
+        for model in self.models:
+            if not isinstance(model, SlippageModel):
+                raise ConfigError(
+                    f"CompositeSlippage: every item of `models` must be a SlippageModel, was {model!r}"
+                )
 
     def slippage(self, price: float, quantity: float, *, volume: float = math.nan) -> float:
         """Return the sum of the parts."""
