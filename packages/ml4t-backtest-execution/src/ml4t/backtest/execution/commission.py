@@ -379,7 +379,8 @@ class CompositeCommission(CommissionModel):
         for model in self.models:
             if not isinstance(model, CommissionModel):
                 raise ConfigError(
-                    f"CompositeCommission: every item of `models` must be a CommissionModel, was {model!r}"
+                    "CompositeCommission: every item of `models` must be a CommissionModel, "
+                    f"was {model!r}"
                 )
 
     def commission(

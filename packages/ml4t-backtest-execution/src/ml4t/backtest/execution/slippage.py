@@ -188,7 +188,8 @@ class CompositeSlippage(SlippageModel):
         for model in self.models:
             if not isinstance(model, SlippageModel):
                 raise ConfigError(
-                    f"CompositeSlippage: every item of `models` must be a SlippageModel, was {model!r}"
+                    "CompositeSlippage: every item of `models` must be a SlippageModel, "
+                    f"was {model!r}"
                 )
 
     def slippage(self, price: float, quantity: float, *, volume: float = math.nan) -> float:
