@@ -324,6 +324,7 @@ class TestBrackets:
         assert fill.order_id == won.order_id
         assert fill.price == (110.0 if won is br.take_profit else 95.0)
         assert lost.status is OrderStatus.CANCELED
+        assert f"intrabar policy {policy.name} chose it" in lost.reason
 
     def test_ohlc_path_when_low_is_touched_before_high_on_short_bracket(self):
         # short bracket: target 90 (buy limit), stop 105 (buy stop); O->H->L: stop first

@@ -158,6 +158,7 @@ class SimulationBroker:
         self._events: list[OrderEvent] = []
         self._algos: dict[int, ExecutionAlgorithm] = {}
         self._algo_of: dict[int, ExecutionAlgorithm] = {}
+        self._intrabar_notes: dict[int, str] = {}
         # per-asset state
         self._last_close = np.full(n, np.nan)
         self._prev_close = np.full(n, np.nan)
@@ -564,12 +565,14 @@ class SimulationBroker:
             self._activate(child, self._t if fill_at_open else self._t + 1)
 
     def _reduce_oco(self, order: Order, quantity: float) -> None:
+        note = self._intrabar_notes.pop(order.order_id, "")
         for sibling in order.oco:
             if not sibling.is_working:
                 continue
             new_qty = sibling.quantity - quantity
             if new_qty <= sibling.filled_quantity + 1e-12:
-                self._finish(sibling, OrderStatus.CANCELED, f"OCO: order {order.order_id} filled")
+                why = f"OCO: order {order.order_id} filled" + (f"; {note}" if note else "")
+                self._finish(sibling, OrderStatus.CANCELED, why)
             else:
                 sibling.quantity = new_qty
                 sibling.reason = f"OCO: reduced by {quantity:g} filled on order {order.order_id}"
@@ -951,7 +954,13 @@ class SimulationBroker:
             if len(members) < 2:
                 continue
             winner = self._intrabar_winner(members, open_, high, low, close, auction=auction)
-            losers.update(m[0] for m in members if m[0] != winner)
+            others = [m[0] for m in members if m[0] != winner]
+            losers.update(others)
+            policy = "WORST_CASE" if auction else self.intrabar_policy.name
+            ids = ", ".join(str(self._order_id(o)) for o in others)
+            self._intrabar_notes[self._order_id(winner)] = (
+                f"intrabar policy {policy} chose it over order(s) {ids} in the same bar"
+            )
         return [c for c in cands if c[0] not in losers]
 
     def _intrabar_winner(
