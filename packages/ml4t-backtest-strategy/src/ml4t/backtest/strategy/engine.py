@@ -231,8 +231,10 @@ class _Run:
         registry = feed.registry
         self.registry = registry
         assets_info = [registry[a] for a in self.assets]
-        self.multipliers = np.array([a.multiplier for a in assets_info], dtype=np.float64)
+        self.mults = np.array([a.multiplier for a in assets_info], dtype=np.float64)
         self.steps = np.array([config.rounding_step(a.lot_size) for a in assets_info])
+        self.ro_multipliers = _readonly(self.mults)
+        self.ro_steps = _readonly(self.steps)
         self.t = -1
         self.now: Timestamp = int(self.ts[0]) if n_t else 0
         self.last_price = np.full(n_a, np.nan)
@@ -314,7 +316,7 @@ class _Run:
                 quantity=self.qty,
                 pending=self._pending(),
                 prices=self.last_price,
-                multipliers=self.multipliers,
+                multipliers=self.mults,
                 equity=float(self.pf.equity),
             )
             if reason:
@@ -356,10 +358,22 @@ class _Run:
         return view
 
     def multiplier(self, asset: AssetId) -> float:
-        return float(self.multipliers[self._column(asset)])
+        return float(self.mults[self._column(asset)])
 
     def quantity_step(self, asset: AssetId) -> float:
         return float(self.steps[self._column(asset)])
+
+    def quantities(self) -> npt.NDArray[np.float64]:
+        return _readonly(self.qty)
+
+    def pending_quantities(self) -> npt.NDArray[np.float64]:
+        return _readonly(self._pending())
+
+    def multipliers(self) -> npt.NDArray[np.float64]:
+        return self.ro_multipliers
+
+    def quantity_steps(self) -> npt.NDArray[np.float64]:
+        return self.ro_steps
 
     def bracket(
         self,
@@ -391,7 +405,7 @@ class _Run:
                 quantity=self.qty,
                 pending=self._pending(),
                 prices=self.last_price,
-                multipliers=self.multipliers,
+                multipliers=self.mults,
                 equity=float(self.pf.equity),
             )
             if reason:
@@ -501,22 +515,27 @@ class _Run:
                 strategy.on_order(event)
 
     def _record(self, t: int) -> None:
-        portfolio = self.pf
-        self.buf_equity[t] = portfolio.equity
-        self.buf_cash[t] = portfolio.cash
         qty = self.qty
-        self.buf_qty[t] = qty
-        if qty.any():
-            value = qty * self.last_price * self.multipliers
-            value = np.where(qty != 0.0, value, 0.0)
-            self.buf_value[t] = value
-            self.buf_mv[t] = portfolio.market_value
-            self.buf_long[t] = value[value > 0].sum()
-            self.buf_short[t] = value[value < 0].sum()
-        else:
+        if not qty.any() and not self.corporate_actions:
+            # flat and no dividends pending: equity is the cash
+            cash = self.pf.cash
+            self.buf_equity[t] = cash
+            self.buf_cash[t] = cash
             self.buf_mv[t] = 0.0
             self.buf_long[t] = 0.0
             self.buf_short[t] = 0.0
+            self.recorded = t + 1
+            return
+        equity, cash, notional, values = self.pf.valuation()
+        self.buf_equity[t] = equity
+        self.buf_cash[t] = cash
+        self.buf_qty[t] = qty
+        self.buf_value[t] = values
+        self.buf_mv[t] = values.sum()
+        net = notional.sum()
+        long = np.maximum(notional, 0.0).sum()
+        self.buf_long[t] = long
+        self.buf_short[t] = net - long
         self.recorded = t + 1
 
     def _close_all_at_end(self) -> None:
@@ -793,13 +812,10 @@ def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFram
 def _fills_frame(fills: list[FillEvent]) -> pl.DataFrame:
     if not fills:
         return pl.DataFrame(schema=FILLS_SCHEMA)
-    cols = list(zip(*fills, strict=True))
-    names = FillEvent._fields
-    data: dict[str, Any] = {}
-    for name, values in zip(names, cols, strict=True):
-        data[name] = [int(v) for v in values] if name in ("side",) else list(values)
-    frame = pl.DataFrame(data)
-    frame = frame.with_columns(pl.col("timestamp").cast(pl.Int64).cast(_TS_DTYPE))
+    schema = {name: FILLS_SCHEMA[name] for name in FillEvent._fields}
+    schema["timestamp"] = pl.Int64()
+    frame = pl.DataFrame(fills, schema=schema, orient="row")
+    frame = frame.with_columns(pl.col("timestamp").cast(_TS_DTYPE))
     return _conform(frame, FILLS_SCHEMA)
 
 

@@ -111,6 +111,22 @@ class TradingInterface(Protocol):
         """Contract multiplier of `asset`."""
         ...
 
+    def quantities(self) -> npt.NDArray[np.float64]:
+        """Signed quantity held of every asset, aligned to `assets` (read-only)."""
+        ...
+
+    def pending_quantities(self) -> npt.NDArray[np.float64]:
+        """Signed unfilled quantity of working market orders per asset (read-only)."""
+        ...
+
+    def multipliers(self) -> npt.NDArray[np.float64]:
+        """Contract multiplier of every asset (read-only)."""
+        ...
+
+    def quantity_steps(self) -> npt.NDArray[np.float64]:
+        """Quantity grid step of every asset (0.0: no rounding; read-only)."""
+        ...
+
     def quantity_step(self, asset: AssetId) -> float:
         """Grid step quantities of `asset` are rounded to (0.0: no rounding)."""
         ...

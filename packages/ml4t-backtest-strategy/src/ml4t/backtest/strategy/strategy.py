@@ -395,9 +395,9 @@ class Strategy:
         """
         api = self.api
         assets = api.assets
-        prices = api.prices()
+        n = len(assets)
         if isinstance(weights, Mapping):
-            target_w = np.full(len(assets), 0.0 if close_others else np.nan)
+            target_w = np.full(n, 0.0 if close_others else np.nan)
             index = {a: i for i, a in enumerate(assets)}
             for asset, w in weights.items():
                 j = index.get(asset)
@@ -406,37 +406,41 @@ class Strategy:
                 target_w[j] = w
         else:
             target_w = np.asarray(weights, dtype=np.float64)
-            if target_w.shape != (len(assets),):
+            if target_w.shape != (n,):
                 raise ValueError(
-                    f"rebalance: weights must have one value per asset ({len(assets)}), "
+                    f"rebalance: weights must have one value per asset ({n}), "
                     f"had shape {target_w.shape}"
                 )
         if min_trade_value is None:
             cfg = self._config
             min_trade_value = cfg.sizing.min_trade_value if cfg is not None else 0.0
         equity = api.portfolio.equity
-        sells: list[tuple[AssetId, float]] = []
-        buys: list[tuple[AssetId, float]] = []
-        held = api.portfolio.positions
-        for j in np.flatnonzero(~np.isnan(target_w)).tolist():
-            asset = assets[j]
-            w = float(target_w[j])
-            price = float(prices[j])
-            current = held.get(asset, 0.0) + api.pending_quantity(asset)
-            if not math.isfinite(price) or price <= 0.0:
-                if w == 0.0 and current != 0.0:
-                    sells.append((asset, -current))  # no price: can still flatten
-                continue
-            mult = api.multiplier(asset)
-            target = round_quantity(w * equity / (price * mult), api.quantity_step(asset))
-            delta = target - current
-            full_exit = target == 0.0 and current != 0.0  # always allowed
-            if not full_exit and (delta == 0.0 or abs(delta) * price * mult < min_trade_value):
-                continue
-            (sells if delta < 0 else buys).append((asset, delta))
+        prices = api.prices()
+        mult = api.multipliers()
+        steps = api.quantity_steps()
+        current = api.quantities() + api.pending_quantities()
+        valid = ~np.isnan(target_w)
+        priced = np.isfinite(prices) & (prices > 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            raw = np.where(valid & priced, target_w * equity / (prices * mult), 0.0)
+            units = np.floor(np.abs(raw) / np.where(steps > 0, steps, 1.0) + _EPS)
+        target = np.where(steps > 0, np.copysign(units * steps, raw), raw)
+        target = np.where(raw == 0.0, 0.0, target)
+        delta = target - current
+        full_exit = valid & (target == 0.0) & (current != 0.0)  # always allowed
+        with np.errstate(invalid="ignore"):
+            big = np.abs(delta) * prices * mult >= min_trade_value
+        trade = valid & priced & (delta != 0.0) & big
+        # no price: a zero weight can still flatten (at whatever price the fill finds)
+        trade |= full_exit & (priced | (target_w == 0.0))
+        delta = np.where(priced, delta, -current)
         orders = []
-        for asset, delta in sells + buys:
-            order = self.order(asset, delta, tag=tag)
+        for j in np.flatnonzero(trade & (delta < 0)).tolist():
+            order = self.order(assets[j], float(delta[j]), tag=tag)
+            if order is not None:
+                orders.append(order)
+        for j in np.flatnonzero(trade & (delta > 0)).tolist():
+            order = self.order(assets[j], float(delta[j]), tag=tag)
             if order is not None:
                 orders.append(order)
         return orders
