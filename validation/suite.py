@@ -22,7 +22,7 @@ MODULES = (
 )
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "validation.md"
-RESULTS = ROOT / "validation" / "out" / "results.json"
+RESULTS = ROOT / "validation" / "results" / "results.json"  # git-ignored
 
 
 def load_all() -> dict[str, Scenario]:

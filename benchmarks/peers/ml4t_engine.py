@@ -1,0 +1,114 @@
+"""ml4t-backtest through each path it offers: on_market_data, on_bar, the signal fast path."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from ml4t.backtest.core.assets import AssetRegistry, Equity
+from ml4t.backtest.core.data import DataFeed
+from ml4t.backtest.strategy.config import BacktestConfig
+from ml4t.backtest.strategy.engine import BacktestEngine
+from ml4t.backtest.strategy.signals import SignalStrategy, run_signals
+from ml4t.backtest.strategy.strategy import Strategy
+
+from peers.common import CASH, COMMISSION, CROSS_SIZE, D_SIDE, D_WEIGHT
+
+__all__ = ["PATHS", "run"]
+
+PATHS = {
+    "cross": ("on_market_data", "on_bar", "fast_path"),
+    "longshort": ("on_bar",),
+}
+
+
+class CrossOnMarketData(Strategy):
+    """Event per asset: precomputed cross arrays looked up by bar index."""
+
+    def __init__(self, entry: np.ndarray, exit_: np.ndarray, assets: tuple[str, ...]) -> None:
+        self.entry = entry.tolist() if entry.shape[1] == 1 else entry
+        self.exit = exit_.tolist() if exit_.shape[1] == 1 else exit_
+        self.col = {a: j for j, a in enumerate(assets)}
+        self.t = -1
+        self.last_ts = -1
+        self.pos: dict[str, float] = {}
+        self.pending: set[str] = set()
+
+    def on_fill(self, fill: Any) -> None:
+        self.pending.discard(fill.asset)
+        self.pos[fill.asset] = self.pos.get(fill.asset, 0.0) + fill.signed_quantity
+
+    def on_market_data(self, event: Any) -> None:
+        ts = event.timestamp
+        if ts != self.last_ts:
+            self.last_ts = ts
+            self.t += 1
+        asset = event.asset
+        j = self.col[asset]
+        t = self.t
+        if asset in self.pending:
+            return
+        if self.pos.get(asset, 0.0) == 0.0:
+            if self.entry[t][j] > 0.0:
+                self.buy(asset, CROSS_SIZE)
+                self.pending.add(asset)
+        elif self.exit[t][j] > 0.0:
+            self.sell(asset, self.pos[asset])
+            self.pending.add(asset)
+
+
+class LongShortOnBar(Strategy):
+    """D: every bar, long the top `D_SIDE` and short the bottom `D_SIDE` by score."""
+
+    def on_bar(self, bar: Any) -> None:
+        score = bar.signals["score"]
+        order = np.argsort(score, kind="stable")
+        weights = np.zeros(score.shape[0])
+        weights[order[-D_SIDE:]] = D_WEIGHT
+        weights[order[:D_SIDE]] = -D_WEIGHT
+        self.rebalance(weights)
+
+
+def _registry(assets: list[str]) -> AssetRegistry:
+    return AssetRegistry([Equity(asset_id=a, tick_size=1e-9, lot_size=1e-9) for a in assets])
+
+
+def run(kind: str, bars: pl.DataFrame, path: str) -> dict[str, float]:
+    """Run workload `kind` (``cross`` or ``longshort``) through `path`; timed from the frame."""
+    start = time.perf_counter()
+    assets = bars["asset"].unique().sort().to_list()
+    if kind == "cross":
+        feed = DataFeed.from_polars(bars)
+        cfg = BacktestConfig(
+            initial_cash=CASH,
+            commission={"kind": "none"},
+            slippage={"kind": "none"},
+            sizing={"method": "fixed_quantity", "quantity": CROSS_SIZE},
+        )
+        if path == "fast_path":
+            result = run_signals(feed, SignalStrategy("entry", "exit"), cfg)
+        elif path == "on_bar":
+            result = BacktestEngine(feed, SignalStrategy("entry", "exit"), cfg).run()
+        else:
+            strat = CrossOnMarketData(
+                feed.fields["entry"], feed.fields["exit"], tuple(feed.assets)
+            )
+            result = BacktestEngine(feed, strat, cfg).run()
+    else:
+        feed = DataFeed.from_polars(bars, registry=_registry(assets))
+        cfg = BacktestConfig(
+            initial_cash=CASH,
+            fill_timing="same_close",
+            commission={"kind": "percent", "rate": COMMISSION},
+            slippage={"kind": "none"},
+            account={"policy": "margin", "allow_short": True},
+            share_rounding="fractional",
+            cash_shortfall="resize",
+        )
+        result = BacktestEngine(feed, LongShortOnBar(), cfg).run()
+    equity = float(result.equity_curve["equity"][-1])
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "fills": float(result.fills.height), "final_equity": equity}

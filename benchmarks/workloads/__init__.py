@@ -1,0 +1,1 @@
+"""Benchmark workloads (issue 7): deterministic seeded data and the real S&P 500 set."""
