@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_EVEN, Decimal
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -87,7 +88,13 @@ def step_decimals(step: float) -> int:
         (2, 2, 8, 0)
     """
     _check_step(step)
-    exponent = Decimal(repr(float(step))).normalize().as_tuple().exponent
+    return _decimals(float(step))
+
+
+@lru_cache(maxsize=1024)
+def _decimals(step: float) -> int:
+    # Cached: order submission rounds on every call, and a market has few distinct steps.
+    exponent = Decimal(repr(step)).normalize().as_tuple().exponent
     if not isinstance(exponent, int):  # pragma: no cover - finite steps always give an int
         raise ConfigError(f"`step` must be finite, was {step!r}")
     return min(max(-exponent, 0), _MAX_DECIMALS)
@@ -146,7 +153,7 @@ def round_to_grid(
     if not math.isfinite(value):
         return value
     units = _grid_units(value / step, mode, eps)
-    result = round(units * step, step_decimals(step))
+    result = round(units * step, _decimals(float(step)))
     return 0.0 if result == 0.0 else result  # no negative zero
 
 
