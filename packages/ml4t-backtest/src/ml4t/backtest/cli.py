@@ -41,6 +41,7 @@ from ml4t.backtest.core.errors import (
     MissingDependencyError,
     StrategyError,
 )
+from ml4t.backtest.strategy.persistence import ResultFormatError
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "cli", "main"]
 
@@ -58,8 +59,9 @@ DISTRIBUTIONS: Final = (
 DEMO_OUTPUT: Final = "ml4t-backtest-demo"
 PROGRESS_EVERY: Final = 64  # bars between progress updates when the engine reports progress
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# Markup off: paths, messages and metric names may contain [brackets].
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 class ProblemsFoundError(BacktestError, ValueError):
@@ -197,7 +199,7 @@ def run(run_file: Path, output: Path | None, tearsheet: str | None, overwrite: b
     _finish(
         result,
         output.resolve() if output is not None else spec.output,
-        run=spec.raw,
+        run=spec.as_run_file(),
         feed=feed,
         overwrite=overwrite,
         tearsheet=tearsheet or spec.tearsheet,
@@ -355,6 +357,7 @@ def _finish(
     from ml4t.backtest.strategy.persistence import save_result  # noqa: PLC0415
 
     _metrics_table(result.metrics, "Metrics")
+    result_dir.absolute().parent.mkdir(parents=True, exist_ok=True)
     saved = save_result(result, result_dir, overwrite=overwrite, feed=feed, run=run)
     out.print(f"Result directory: {saved}")
     folder = tearsheet_dir if tearsheet_dir is not None else saved
@@ -379,6 +382,8 @@ def _metrics_table(metrics: Mapping[str, Any], title: str) -> None:
 
 
 def _hint(exc: BaseException) -> str:
+    if isinstance(exc, ResultFormatError) and "already exists" in str(exc):
+        return "add --overwrite to replace it, or choose another directory with --output"
     hints: Sequence[tuple[type[BaseException], str]] = (
         (
             DataValidationError,
@@ -387,6 +392,10 @@ def _hint(exc: BaseException) -> str:
         ),
         (StrategyError, "the strategy raised; rerun with --debug to see its traceback"),
         (MissingDependencyError, "install the package named above"),
+        (
+            ResultFormatError,
+            "pass a directory written by `ml4t-backtest run`/`demo` or BacktestResult.save",
+        ),
         (ProblemsFoundError, "fix the rows listed above, or load the file with repair='drop'"),
         (ConfigError, "check the arguments and the run file; add --help for the usage"),
         (BacktestError, "check the arguments; rerun with --debug for the details"),
@@ -405,11 +414,11 @@ def _report_error(exc: BaseException) -> None:
         traceback.print_exception(exc, file=sys.stderr)
         if isinstance(exc, StrategyError) and exc.traceback_text:
             err.print("strategy traceback:", style="bold")
-            err.print(exc.traceback_text, markup=False)
+            err.print(exc.traceback_text)
         return
     message = " ".join(str(exc).split()) or type(exc).__name__
-    err.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
-    err.print(f"hint: {_hint(exc)}", markup=False)
+    err.print(Text.assemble(("error:", "bold red"), " ", message))
+    err.print(Text(f"hint: {_hint(exc)}"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -137,6 +137,24 @@ class RunSpec:
             raw=raw,
         )
 
+    def as_run_file(self) -> dict[str, Any]:
+        r"""Return the run with absolute paths and the full config: a run file that repeats it.
+
+        Example:
+            >>> import tempfile
+            >>> run = Path(tempfile.mkdtemp()) / "run.toml"
+            >>> _ = run.write_text('[data]\ndataset = "sp500_sample"\n'
+            ...     '[strategy]\npath = "ml4t.backtest.cli_demo:MomentumRotation"\n')
+            >>> sorted(RunSpec.from_file(run).as_run_file())
+            ['backtest', 'data', 'output', 'strategy']
+        """
+        return {
+            "data": dict(self.data),
+            "strategy": {"path": self.strategy_path, "params": dict(self.params)},
+            "backtest": self.config.to_dict(),
+            "output": {"directory": str(self.output), "tearsheet": self.tearsheet},
+        }
+
     def build_feed(self) -> DataFeed:
         """Load the data and build the validated feed."""
         repair = self.data.get("repair")
