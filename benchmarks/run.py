@@ -72,30 +72,73 @@ def workloads(quick: bool) -> list[Workload]:
     """The workload table (quick: small sizes for a smoke run)."""
     if quick:
         return [
-            Workload("A", "cross", "1 asset x 1-minute bars, SMA(10)/SMA(30) cross", (1, 100_000),
-                     {"backtesting.py": (1, 20_000), "backtrader": (1, 10_000)}),
-            Workload("B", "cross", "500 assets x daily bars, same rule", (100, 504),
-                     {"backtesting.py": (10, 504), "backtrader": (5, 504)}),
+            Workload(
+                "A",
+                "cross",
+                "1 asset x 1-minute bars, SMA(10)/SMA(30) cross",
+                (1, 100_000),
+                {"backtesting.py": (1, 20_000), "backtrader": (1, 10_000)},
+            ),
+            Workload(
+                "B",
+                "cross",
+                "500 assets x daily bars, same rule",
+                (100, 504),
+                {"backtesting.py": (10, 504), "backtrader": (5, 504)},
+            ),
             Workload("C", "cross", "1 asset x 2,520 daily bars, same rule", (1, 2_520)),
-            Workload("D", "longshort", "daily long top 25 / short bottom 25, 0.1% costs",
-                     (100, 252), {"backtrader": (50, 126)}),
-            Workload("B-sp500", "cross", "real S&P 500 daily, SMA cross", (100, 1_259),
-                     {"backtesting.py": (10, 1_259), "backtrader": (5, 1_259)}),
+            Workload(
+                "D",
+                "longshort",
+                "daily long top 25 / short bottom 25, 0.1% costs",
+                (100, 252),
+                {"backtrader": (50, 126)},
+            ),
+            Workload(
+                "B-sp500",
+                "cross",
+                "real S&P 500 daily, SMA cross",
+                (100, 1_259),
+                {"backtesting.py": (10, 1_259), "backtrader": (5, 1_259)},
+            ),
         ]
     return [
-        Workload("A", "cross", "1 asset x 1,000,000 one-minute bars, SMA(10)/SMA(30) cross",
-                 (1, 1_000_000), {"backtesting.py": (1, 200_000), "backtrader": (1, 100_000)}),
-        Workload("B", "cross", "500 assets x 2,520 daily bars, same rule", (500, 2_520),
-                 {"backtesting.py": (50, 2_520), "backtrader": (25, 2_520)}),
+        Workload(
+            "A",
+            "cross",
+            "1 asset x 1,000,000 one-minute bars, SMA(10)/SMA(30) cross",
+            (1, 1_000_000),
+            {"backtesting.py": (1, 200_000), "backtrader": (1, 100_000)},
+        ),
+        Workload(
+            "B",
+            "cross",
+            "500 assets x 2,520 daily bars, same rule",
+            (500, 2_520),
+            {"backtesting.py": (50, 2_520), "backtrader": (25, 2_520)},
+        ),
         Workload("C", "cross", "1 asset x 2,520 daily bars, same rule", (1, 2_520)),
-        Workload("D", "longshort",
-                 "500 stocks x 1,260 days, long top 25 / short bottom 25 daily, 0.1% costs",
-                 (500, 1_260), {"backtrader": (50, 252)}),
-        Workload("B-sp500", "cross", "real S&P 500 (all clean symbols x 1,259 days), SMA cross",
-                 (500, 1_259), {"backtesting.py": (50, 1_259), "backtrader": (25, 1_259)}),
-        Workload("D-sp500", "longshort",
-                 "real S&P 500, long top 25 / short bottom 25 by 20-day momentum, 0.1% costs",
-                 (500, 1_259), {"backtrader": (50, 252)}),
+        Workload(
+            "D",
+            "longshort",
+            "500 stocks x 1,260 days, long top 25 / short bottom 25 daily, 0.1% costs",
+            (500, 1_260),
+            {"backtrader": (50, 252)},
+        ),
+        Workload(
+            "B-sp500",
+            "cross",
+            "real S&P 500 (all clean symbols x 1,259 days), SMA cross",
+            (500, 1_259),
+            {"backtesting.py": (50, 1_259), "backtrader": (25, 1_259)},
+        ),
+        Workload(
+            "D-sp500",
+            "longshort",
+            "real S&P 500, long top 25 / short bottom 25 by 20-day momentum, 0.1% costs",
+            (500, 1_259),
+            {"backtrader": (50, 252)},
+        ),
     ]
 
 
@@ -105,11 +148,10 @@ def workloads(quick: bool) -> list[Workload]:
 def child(engine: str, path: str, workload: str, kind: str, n_assets: int, n_bars: int) -> None:
     """Run one engine once (after a warm-up) and print one JSON line."""
     os.environ.setdefault("TQDM_DISABLE", "1")
-    import importlib
+    import importlib  # noqa: PLC0415 - the child imports only its engine
 
-    import polars as pl
-
-    from workloads import data
+    import polars as pl  # noqa: PLC0415
+    from workloads import data  # noqa: PLC0415
 
     module = importlib.import_module(f"peers.{ENGINES[engine]}")
     bars = data.load(workload, n_assets, n_bars)
@@ -126,8 +168,17 @@ def child(engine: str, path: str, workload: str, kind: str, n_assets: int, n_bar
 
 def spawn(engine: str, path: str, wl: Workload, size: tuple[int, int]) -> dict[str, Any]:
     """Run one child process; return its result plus wall time and peak RSS."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", engine, path, wl.id,
-           wl.kind, str(size[0]), str(size[1])]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        engine,
+        path,
+        wl.id,
+        wl.kind,
+        str(size[0]),
+        str(size[1]),
+    ]
     env = dict(os.environ, TQDM_DISABLE="1", PYTHONHASHSEED="0")
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
@@ -141,9 +192,11 @@ def spawn(engine: str, path: str, wl: Workload, size: tuple[int, int]) -> dict[s
         out, err = out_f.read(), err_f.read()
     line = next((ln for ln in out.splitlines() if ln.startswith("RESULT ")), None)
     if proc.returncode != 0 or line is None:
-        return {"error": (err.strip().splitlines() or ["no output"])[-1][:300],
-                "process_seconds": wall}
-    res: dict[str, Any] = json.loads(line[len("RESULT "):])
+        return {
+            "error": (err.strip().splitlines() or ["no output"])[-1][:300],
+            "process_seconds": wall,
+        }
+    res: dict[str, Any] = json.loads(line[len("RESULT ") :])
     res["process_seconds"] = wall
     res["peak_rss_mib"] = usage.ru_maxrss / 1024.0
     return res
@@ -167,10 +220,18 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     versions = {}
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
 
-    for dist in ("ml4t-backtest-strategy", "vectorbt", "backtesting", "backtrader", "numba",
-                 "numpy", "pandas", "polars"):
+    for dist in (
+        "ml4t-backtest-strategy",
+        "vectorbt",
+        "backtesting",
+        "backtrader",
+        "numba",
+        "numpy",
+        "pandas",
+        "polars",
+    ):
         try:
             versions[dist] = version(dist)
         except PackageNotFoundError:
@@ -191,7 +252,7 @@ def label(engine: str, path: str) -> str:
     return f"ml4t {path}" if engine == "ml4t" else f"{engine} ({path})"
 
 
-def main(argv: list[str] | None = None) -> int:  # noqa: C901
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--workloads", nargs="*", help="ids to run (default: all)")
@@ -204,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
         return 0
     engines = args.engines or list(ENGINES)
     table = [w for w in workloads(args.quick) if not args.workloads or w.id in args.workloads]
-    from workloads import data
+    from workloads import data  # noqa: PLC0415
 
     runs: list[dict[str, Any]] = []
     for wl in table:
@@ -223,24 +284,39 @@ def main(argv: list[str] | None = None) -> int:  # noqa: C901
             size = sizes[engine]
             for path in PATHS[engine][wl.kind]:
                 res = spawn(engine, path, wl, size)
-                row = {"workload": wl.id, "kind": wl.kind, "engine": engine, "path": path,
-                       "label": label(engine, path), "n_assets": size[0], "n_bars": size[1],
-                       "reduced": size != wl.full, **res}
+                row = {
+                    "workload": wl.id,
+                    "kind": wl.kind,
+                    "engine": engine,
+                    "path": path,
+                    "label": label(engine, path),
+                    "n_assets": size[0],
+                    "n_bars": size[1],
+                    "reduced": size != wl.full,
+                    **res,
+                }
                 if engine == "ml4t" and size == wl.full and path == ref_path:
                     refs[size] = res
                 runs.append(row)
-                print(f"{wl.id:8s} {row['label']:28s} {size[0]:>4d}x{size[1]:<8d} "
-                      f"{res.get('seconds', float('nan')):8.2f}s fills={res.get('fills')} "
-                      f"equity={res.get('final_equity')} rss={res.get('peak_rss_mib')}",
-                      flush=True)
+                print(
+                    f"{wl.id:8s} {row['label']:28s} {size[0]:>4d}x{size[1]:<8d} "
+                    f"{res.get('seconds', float('nan')):8.2f}s fills={res.get('fills')} "
+                    f"equity={res.get('final_equity')} rss={res.get('peak_rss_mib')}",
+                    flush=True,
+                )
         for row in runs:
             if row["workload"] != wl.id:
                 continue
             ref = refs.get((row["n_assets"], row["n_bars"]))
             row["check"] = verdict(row, ref)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    report = {"machine": machine(), "quick": args.quick, "tolerance": TOLERANCE,
-              "workloads": [asdict(w) for w in table], "runs": runs}
+    report = {
+        "machine": machine(),
+        "quick": args.quick,
+        "tolerance": TOLERANCE,
+        "workloads": [asdict(w) for w in table],
+        "runs": runs,
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = "quick" if args.quick else "full"
     (RESULTS / f"{name}-{stamp}.json").write_text(json.dumps(report, indent=2))
@@ -302,8 +378,10 @@ def write_docs(report: dict[str, Any]) -> None:
         ]
         for r in rows:
             if "error" in r:
-                lines.append(f"| {r['label']} | {r['n_assets']} x {r['n_bars']} | error: "
-                             f"{r['error']} | | | | | | error |")
+                lines.append(
+                    f"| {r['label']} | {r['n_assets']} x {r['n_bars']} | error: "
+                    f"{r['error']} | | | | | | error |"
+                )
                 continue
             tput = r["asset_bars"] / r["seconds"]
             scaled = r["seconds"] * full_ab / r["asset_bars"]
@@ -316,9 +394,13 @@ def write_docs(report: dict[str, Any]) -> None:
         ours = [r for r in rows if r["engine"] == "ml4t" and r.get("check") == "ok"]
         peers = [r for r in rows if r["engine"] != "ml4t" and r.get("check") == "ok"]
         if ours and peers:
-            lines += ["", "Throughput ratio (ml4t path / peer; > 1 means ml4t is faster):", "",
-                      "| ml4t path | " + " | ".join(p["label"] for p in peers) + " |",
-                      "|---|" + "---|" * len(peers)]
+            lines += [
+                "",
+                "Throughput ratio (ml4t path / peer; > 1 means ml4t is faster):",
+                "",
+                "| ml4t path | " + " | ".join(p["label"] for p in peers) + " |",
+                "|---|" + "---|" * len(peers),
+            ]
             for o in ours:
                 cells = []
                 for p in peers:
@@ -339,21 +421,21 @@ def write_docs(report: dict[str, Any]) -> None:
 def _chart(report: dict[str, Any]) -> None:
     # One horizontal bar per (workload, engine path): asset-bars per second, log scale.
     try:
-        import matplotlib
+        import matplotlib  # noqa: PLC0415 - optional
 
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        import matplotlib.pyplot as plt  # noqa: PLC0415
     except ImportError:
         return
     rows = [r for r in report["runs"] if "error" not in r]
     if not rows:
         return
-    labels = [f"{r['workload']}: {r['label']}" + (" (reduced)" if r["reduced"] else "")
-              for r in rows]
+    labels = [
+        f"{r['workload']}: {r['label']}" + (" (reduced)" if r["reduced"] else "") for r in rows
+    ]
     values = [r["asset_bars"] / r["seconds"] for r in rows]
     colors = ["#1f77b4" if r["engine"] == "ml4t" else "#999999" for r in rows]
-    colors = [c if r.get("check") == "ok" else "#d62728" for c, r in zip(colors, rows,
-                                                                       strict=True)]
+    colors = [c if r.get("check") == "ok" else "#d62728" for c, r in zip(colors, rows, strict=True)]
     fig, ax = plt.subplots(figsize=(9, 0.32 * len(rows) + 1.2))
     ax.barh(range(len(rows)), values, color=colors)
     ax.set_yticks(range(len(rows)), labels, fontsize=7)

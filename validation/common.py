@@ -33,9 +33,11 @@ FILL_SCHEMA = {
 
 def fills_frame(rows: list[tuple[datetime, str, int, float, float]]) -> pl.DataFrame:
     """Build the canonical fill list: timestamp (bar label), asset, side (+1/-1), |qty|, price."""
-    df = pl.DataFrame(
-        rows, schema=list(FILL_SCHEMA.items()), orient="row"
-    ) if rows else pl.DataFrame(schema=FILL_SCHEMA)
+    df = (
+        pl.DataFrame(rows, schema=list(FILL_SCHEMA.items()), orient="row")
+        if rows
+        else pl.DataFrame(schema=FILL_SCHEMA)
+    )
     # Fills of one asset and side at one timestamp are merged (quantity-weighted price): a
     # reversal is one 200-unit order in one engine and a 100 close + 100 open in another.
     df = df.with_columns(pl.col("quantity").abs())

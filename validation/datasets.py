@@ -10,6 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import polars as pl
 
 __all__ = [
@@ -44,7 +45,7 @@ def backtrader_daily(name: str = "orcl-2003-2005.txt") -> pl.DataFrame:
     """Daily bars of a backtrader data file (Yahoo or backtrader layout), asset = file stem."""
     df = pl.read_csv(DATA / "backtrader_datas" / name, try_parse_dates=True)
     df = df.rename({c: c.lower() for c in df.columns}).rename({"date": "timestamp"})
-    return _finish(df, name.split("-")[0].upper() if name[0].isalpha() else "STOXX50")
+    return _finish(df, name.split("-", maxsplit=1)[0].upper() if name[0].isalpha() else "STOXX50")
 
 
 @cache
@@ -118,20 +119,15 @@ def zipline_bars() -> pl.DataFrame:
         DATA / "zipline_test_bundle" / "daily_bars_raw_aapl_msft_2008_2014.csv.gz",
         try_parse_dates=True,
     )
-    return (
-        df.select(
-            pl.col("date").cast(pl.Datetime("us")).alias("timestamp"),
-            pl.col("symbol").alias("asset"),
-            *(pl.col(c).cast(pl.Float64) for c in ("open", "high", "low", "close", "volume")),
-        )
-        .sort("timestamp", "asset")
-    )
+    return df.select(
+        pl.col("date").cast(pl.Datetime("us")).alias("timestamp"),
+        pl.col("symbol").alias("asset"),
+        *(pl.col(c).cast(pl.Float64) for c in ("open", "high", "low", "close", "volume")),
+    ).sort("timestamp", "asset")
 
 
 def to_pandas(df: pl.DataFrame) -> Any:
     """Convert to pandas column by column through numpy (no pyarrow needed)."""
-    import pandas as pd
-
     return pd.DataFrame({c: df[c].to_numpy() for c in df.columns})
 
 

@@ -15,7 +15,6 @@ from ml4t.backtest.strategy._version import __version__ as _strategy_version
 from ml4t.backtest.strategy.config import BacktestConfig
 from ml4t.backtest.strategy.engine import BacktestEngine
 from ml4t.backtest.strategy.strategy import Strategy
-
 from validation.common import RunResult, fills_frame
 
 __all__ = [
@@ -44,6 +43,7 @@ def crypto_registry(bars: pl.DataFrame) -> AssetRegistry:
     """Crypto assets (quantities in 1e-8 units) without a price grid."""
     assets = bars["asset"].unique().sort().to_list()
     return AssetRegistry([Crypto(asset_id=a, tick_size=NO_TICK) for a in assets])
+
 
 VERSION = f"ml4t-backtest {_strategy_version}"
 

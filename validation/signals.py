@@ -7,6 +7,8 @@ what the suite validates. All signals at bar ``t`` use data up to and including 
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 __all__ = ["above_sma", "sma_cross", "sma_cross_exact"]
@@ -43,7 +45,6 @@ def sma_cross_exact(df: pl.DataFrame, fast: int, slow: int) -> pl.DataFrame:
     CrossOver via NonZeroDifference), so a bar where the SMAs are exactly equal does not hide a
     cross.
     """
-    import math
 
     close = df["close"].to_list()
     n = len(close)

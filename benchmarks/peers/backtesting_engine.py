@@ -58,5 +58,8 @@ def run(kind: str, bars: pl.DataFrame, path: str) -> dict[str, float]:
             stats: Any = Backtest(_frame(one), _Cross, cash=cash).run()
             fills += 2 * len(stats["_trades"]) + len(stats["_strategy"].trades)
             equity += float(stats["Equity Final [$]"])
-    return {"seconds": time.perf_counter() - start, "fills": float(fills),
-            "final_equity": float(np.round(equity, 6))}
+    return {
+        "seconds": time.perf_counter() - start,
+        "fills": float(fills),
+        "final_equity": float(np.round(equity, 6)),
+    }

@@ -14,7 +14,6 @@ from ml4t.backtest.strategy.config import BacktestConfig
 from ml4t.backtest.strategy.engine import BacktestEngine
 from ml4t.backtest.strategy.signals import SignalStrategy, run_signals
 from ml4t.backtest.strategy.strategy import Strategy
-
 from peers.common import CASH, COMMISSION, CROSS_SIZE, D_SIDE, D_WEIGHT
 
 __all__ = ["PATHS", "run"]
@@ -93,9 +92,7 @@ def run(kind: str, bars: pl.DataFrame, path: str) -> dict[str, float]:
         elif path == "on_bar":
             result = BacktestEngine(feed, SignalStrategy("entry", "exit"), cfg).run()
         else:
-            strat = CrossOnMarketData(
-                feed.fields["entry"], feed.fields["exit"], tuple(feed.assets)
-            )
+            strat = CrossOnMarketData(feed.fields["entry"], feed.fields["exit"], tuple(feed.assets))
             result = BacktestEngine(feed, strat, cfg).run()
     else:
         feed = DataFeed.from_polars(bars, registry=_registry(assets))

@@ -29,9 +29,7 @@ CACHE = ROOT / "benchmarks" / "results" / "cache"
 SP500 = ROOT.parent / "shared" / "data" / "sp500_5yr_iex" / "all_stocks_5yr.parquet"
 
 
-def synthetic_bars(
-    n_assets: int, n_bars: int, *, minute: bool, seed: int = 7
-) -> pl.DataFrame:
+def synthetic_bars(n_assets: int, n_bars: int, *, minute: bool, seed: int = 7) -> pl.DataFrame:
     """Random-walk OHLCV bars, identical for a given (n_assets, n_bars, minute, seed).
 
     Log returns are N(0, sigma) with sigma 0.0005 (minute) or 0.015 (daily); the open is the
@@ -50,8 +48,10 @@ def synthetic_bars(
     volume = rng.integers(1_000, 100_000, size=(n_bars, n_assets)).astype(np.float64)
     if minute:
         ts = pl.datetime_range(
-            datetime(2020, 1, 1), datetime(2020, 1, 1) + timedelta(minutes=n_bars - 1),
-            "1m", eager=True,
+            datetime(2020, 1, 1),
+            datetime(2020, 1, 1) + timedelta(minutes=n_bars - 1),
+            "1m",
+            eager=True,
         )
     else:
         days = pl.date_range(datetime(2000, 1, 3), datetime(2040, 1, 1), "1d", eager=True)

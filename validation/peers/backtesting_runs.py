@@ -44,11 +44,15 @@ def run_backtesting(
     asset = bars["asset"][0]
     data = to_pandas_ohlcv(bars, capitalized=True)
     data = data.rename(columns={"Entry": "entry", "Exit": "exit"})
-    strategy = type("ScenarioStrategy", (Strategy,), {"init": lambda self: None,
-                                                      "next": lambda self: logic(self)})
+    strategy = type(
+        "ScenarioStrategy",
+        (Strategy,),
+        {"init": lambda self: None, "next": logic},
+    )
     if fractional_unit is not None:
-        bt = FractionalBacktest(data, strategy, cash=cash, fractional_unit=fractional_unit,
-                                **kwargs)
+        bt = FractionalBacktest(
+            data, strategy, cash=cash, fractional_unit=fractional_unit, **kwargs
+        )
     else:
         bt = Backtest(data, strategy, cash=cash, **kwargs)
     stats = bt.run()
@@ -67,6 +71,8 @@ def run_backtesting(
         engine=VERSION,
         fills=fills_frame(rows),
         final_equity=equity,
-        extra={"n_closed_trades": float(len(trades)),
-               "commissions": float(np.nansum(stats.get("Commissions [$]", 0.0)))},
+        extra={
+            "n_closed_trades": float(len(trades)),
+            "commissions": float(np.nansum(stats.get("Commissions [$]", 0.0))),
+        },
     )

@@ -7,9 +7,11 @@ from typing import Any
 
 import polars as pl
 
-from validation import datasets, signals
+from ml4t.backtest.strategy.config import BacktestConfig
+from validation import datasets, ml4t_runs, signals
+from validation import ml4t_strategies as ms
 from validation.peers import backtesting_runs as bpr
-from validation.registry import Scenario, register
+from validation.registry import Scenario, attach_ml4t, register
 
 __all__ = ["goog_cross"]
 
@@ -60,8 +62,9 @@ register(
         f"{_GOOG}; the docs' SmaCross(10, 20): buy() / sell() with the default size (99.99% of"
         " available margin, whole shares, cost-adjusted), exclusive_orders, 0.2% commission.",
         goog_cross,
-        partial(bpr.run_backtesting, logic=_sma_cross_all_in, commission=0.002,
-                exclusive_orders=True),
+        partial(
+            bpr.run_backtesting, logic=_sma_cross_all_in, commission=0.002, exclusive_orders=True
+        ),
     )
 )
 register(
@@ -113,31 +116,21 @@ register(
 
 def _ml4t(strategy_factory: Any, *, crypto: bool = False, **config: Any) -> Any:
     # A fresh strategy under the backtesting.py preset (cash 100,000) plus `config`.
-    from ml4t.backtest.strategy.config import BacktestConfig
-
-    from validation import ml4t_runs
 
     def run(bars: pl.DataFrame) -> Any:
         cfg = BacktestConfig.preset("backtesting.py", initial_cash=100_000.0, **config)
-        registry = (
-            ml4t_runs.crypto_registry(bars) if crypto else ml4t_runs.no_tick_registry(bars)
-        )
+        registry = ml4t_runs.crypto_registry(bars) if crypto else ml4t_runs.no_tick_registry(bars)
         return ml4t_runs.run_ml4t(bars, strategy_factory(), cfg, registry=registry)
 
     return run
 
 
 def _attach() -> None:
-    from validation import ml4t_runs
-    from validation import ml4t_strategies as ms
-    from validation.registry import attach_ml4t
 
     ten = lambda: ml4t_runs.CrossStrategy(10)  # noqa: E731
     attach_ml4t("bp_market_next_open", _ml4t(ten))
     attach_ml4t("bp_trade_on_close", _ml4t(ten, fill_timing="same_close"))
-    attach_ml4t(
-        "bp_bracket_sl_tp", _ml4t(lambda: ms.BracketEntry(size=10, stop=0.98, target=1.02))
-    )
+    attach_ml4t("bp_bracket_sl_tp", _ml4t(lambda: ms.BracketEntry(size=10, stop=0.98, target=1.02)))
     attach_ml4t(
         "bp_fractional_crypto",
         _ml4t(

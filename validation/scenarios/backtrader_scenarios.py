@@ -7,10 +7,13 @@ from typing import Any
 
 import polars as pl
 
-from validation import datasets, signals
+from ml4t.backtest.core.assets import AssetRegistry, Future
+from ml4t.backtest.strategy.config import BacktestConfig
+from validation import datasets, ml4t_runs, signals
+from validation import ml4t_strategies as ms
 from validation.common import RunResult, fills_frame
 from validation.peers import backtrader_runs as btr
-from validation.registry import Scenario, register
+from validation.registry import Scenario, attach_ml4t, register
 
 __all__ = ["SWEEP_FASTS", "SWEEP_SLOWS", "orcl_cross"]
 
@@ -380,9 +383,6 @@ register(
 
 def _ml4t(strategy_factory: Any, **config: Any) -> Any:
     # Run a fresh strategy under the backtrader preset (cash 100,000) plus `config`.
-    from ml4t.backtest.strategy.config import BacktestConfig
-
-    from validation import ml4t_runs
 
     def run(bars: pl.DataFrame, registry: Any = None) -> RunResult:
         cfg = BacktestConfig.preset("backtrader", initial_cash=100_000.0, **config)
@@ -394,11 +394,6 @@ def _ml4t(strategy_factory: Any, **config: Any) -> Any:
 
 
 def _attach() -> None:
-    from ml4t.backtest.core.assets import AssetRegistry, Future
-
-    from validation import ml4t_runs
-    from validation import ml4t_strategies as ms
-    from validation.registry import attach_ml4t
 
     cross = lambda: ml4t_runs.CrossStrategy(SIZE)  # noqa: E731
     attach_ml4t("bt_market_next_open", _ml4t(cross))
@@ -452,9 +447,6 @@ def _attach() -> None:
 
 def _ml4t_sweep(bars: pl.DataFrame) -> RunResult:
     # The same 40 runs through ml4t-backtest (SMA cross computed with polars per run).
-    from ml4t.backtest.strategy.config import BacktestConfig
-
-    from validation import ml4t_runs
 
     cfg = BacktestConfig.preset("backtrader", initial_cash=100_000.0)
     extra: dict[str, float] = {}
@@ -468,8 +460,9 @@ def _ml4t_sweep(bars: pl.DataFrame) -> RunResult:
             extra[f"{key}:fills"] = float(run.fills.height)
             extra[f"{key}:value"] = run.final_equity
             total += run.final_equity
-    return RunResult(engine=ml4t_runs.VERSION, fills=fills_frame([]), final_equity=total,
-                     extra=extra)
+    return RunResult(
+        engine=ml4t_runs.VERSION, fills=fills_frame([]), final_equity=total, extra=extra
+    )
 
 
 _attach()

@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
-from ml4t.backtest.strategy.strategy import Strategy
 
-from validation import datasets, signals
+from ml4t.backtest.strategy.config import BacktestConfig
+from ml4t.backtest.strategy.strategy import Strategy
+from validation import datasets, ml4t_runs, signals
 from validation.common import RunResult
 from validation.peers import vectorbt_runs as vbr
-from validation.registry import Scenario, register
+from validation.registry import Scenario, attach_ml4t, register
 
 __all__ = ["monthly_equal_weight", "rebalance_bars"]
 
@@ -98,9 +99,6 @@ register(
 
 def _ml4t(strategy_factory: Any, *, crypto: bool = False, **config: Any) -> Any:
     # A fresh strategy under the vectorbt preset (cash 100,000) plus `config`.
-    from ml4t.backtest.strategy.config import BacktestConfig
-
-    from validation import ml4t_runs
 
     def run(bars: pl.DataFrame) -> RunResult:
         config.setdefault("initial_cash", 100_000.0)
@@ -130,8 +128,6 @@ class MonthlyEqualWeight(Strategy):
 
 
 def _attach() -> None:
-    from validation import ml4t_runs
-    from validation.registry import attach_ml4t
 
     attach_ml4t(
         "vbt_signals_fees_slippage",

@@ -6,12 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
-from ml4t.backtest.strategy.strategy import Strategy
 
-from validation import datasets
-from validation.common import RunResult
+from ml4t.backtest.core.enums import CorporateActionType
+from ml4t.backtest.core.events import CorporateActionEvent
+from ml4t.backtest.strategy.config import BacktestConfig
+from ml4t.backtest.strategy.strategy import Strategy
+from validation import datasets, ml4t_runs
+from validation.common import RunResult, compare
 from validation.peers import zipline_expected as zle
-from validation.registry import Scenario, register
+from validation.registry import Scenario, attach_ml4t, register
 
 __all__ = ["SESSIONS", "zipline_window"]
 
@@ -80,7 +83,7 @@ register(
         "market orders at next close (order_target), split-adjusted history on RAW prices",
         "zipline's dual_moving_average: target 100 AAPL while SMA(100) > SMA(300) of the"
         f" split-adjusted price history, else 0; {_COSTS}.",
-        lambda: dual_ma_bars(),
+        lambda: dual_ma_bars(),  # noqa: PLW0108 - defined further down
         _peer("dual_moving_average"),
     )
 )
@@ -102,8 +105,6 @@ def _ns(d: datetime) -> int:
 
 def splits(bars: pl.DataFrame) -> list[Any]:
     """Zipline's splits inside the bars' window as ml4t events (ratio = new per old share)."""
-    from ml4t.backtest.core.enums import CorporateActionType
-    from ml4t.backtest.core.events import CorporateActionEvent
 
     start, end = bars["timestamp"].min(), bars["timestamp"].max()
     rows = pl.read_csv(datasets.DATA / "zipline_test_bundle" / "splits.csv", try_parse_dates=True)
@@ -121,8 +122,6 @@ def splits(bars: pl.DataFrame) -> list[Any]:
 
 def dividends(bars: pl.DataFrame) -> list[Any]:
     """The bundle's cash dividends inside the bars' window (paid on the ex-date by ml4t)."""
-    from ml4t.backtest.core.enums import CorporateActionType
-    from ml4t.backtest.core.events import CorporateActionEvent
 
     start, end = bars["timestamp"].min(), bars["timestamp"].max()
     rows = pl.read_csv(
@@ -135,7 +134,9 @@ def dividends(bars: pl.DataFrame) -> list[Any]:
         if r["symbol"] in bars["asset"].unique().to_list() and start < when <= end:
             out.append(
                 CorporateActionEvent(
-                    _ns(when), r["symbol"], CorporateActionType.CASH_DIVIDEND,
+                    _ns(when),
+                    r["symbol"],
+                    CorporateActionType.CASH_DIVIDEND,
                     cash_amount=float(r["amount"]),
                 )
             )
@@ -178,7 +179,11 @@ def dual_ma_bars() -> pl.DataFrame:
     short = pl.col("close").rolling_mean(100)
     long = pl.col("close").rolling_mean(300)
     full = full.with_columns(
-        pl.when(short > long).then(100.0).when(short < long).then(0.0).otherwise(None)
+        pl.when(short > long)
+        .then(100.0)
+        .when(short < long)
+        .then(0.0)
+        .otherwise(None)
         .alias("target")
     )
     window = zipline_window("dual_moving_average")
@@ -188,16 +193,16 @@ def dual_ma_bars() -> pl.DataFrame:
 
 
 def _ml4t(strategy_factory: Any, *, with_dividends: bool = False) -> Any:
-    from ml4t.backtest.strategy.config import BacktestConfig
-
-    from validation import ml4t_runs
 
     def run(bars: pl.DataFrame) -> RunResult:
         cfg = BacktestConfig.preset("zipline", **_ZL_CONFIG)
         actions = splits(bars) + (dividends(bars) if with_dividends else [])
         actions.sort(key=lambda e: e.timestamp)
         return ml4t_runs.run_ml4t(
-            bars, strategy_factory(), cfg, registry=ml4t_runs.no_tick_registry(bars),
+            bars,
+            strategy_factory(),
+            cfg,
+            registry=ml4t_runs.no_tick_registry(bars),
             corporate_actions=actions,
         )
 
@@ -206,7 +211,6 @@ def _ml4t(strategy_factory: Any, *, with_dividends: bool = False) -> Any:
 
 def _dividend_difference(peer: RunResult, ours: RunResult) -> None:
     # Same fills; ml4t's value exceeds zipline's by exactly the dividends on 100 shares each.
-    from validation.common import compare
 
     c = compare(peer, ours)
     assert c.fills_equal, c.first_mismatch
@@ -219,7 +223,6 @@ def _dividend_difference(peer: RunResult, ours: RunResult) -> None:
 
 
 def _attach() -> None:
-    from validation.registry import attach_ml4t
 
     attach_ml4t("zl_buyapple_split", _ml4t(OrderEveryBar))
     attach_ml4t(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from validation.common import TOLERANCE
 from validation.suite import Outcome, load_all, run_scenario, write_report
 

@@ -1,0 +1,63 @@
+"""Nox sessions `validation` and `bench` (issue 7), imported by the root noxfile.py.
+
+Both install the locked workspace plus a peer dependency group into the session's own venv
+(``uv sync --frozen --group ...``); the peers never reach a runtime dependency.
+
+- ``nox -s validation``: the cross-framework suite (validation/); writes docs/validation.md.
+  The Zipline scenarios compare with zipline's own stored results for its example algorithms
+  (which zipline-reloaded 3.2.1 reproduces exactly), because zipline needs pandas < 3 and
+  VectorBT 1.2 pandas >= 3: the ``validation-zipline`` group (declared conflicting in
+  [tool.uv]) installs zipline-reloaded alone for anyone re-checking those results.
+- ``nox -s bench``: benchmarks/run.py; pass ``-- --quick`` for the short run. Writes
+  benchmarks/results/*.json, docs/benchmarks.md and docs/benchmarks.png.
+"""
+
+from __future__ import annotations
+
+import nox
+
+PYTHON = "3.11"
+
+__all__ = ["bench", "validation"]
+
+
+def _sync(session: nox.Session, *groups: str) -> None:
+    args = ["uv", "sync", "--frozen", "--inexact", "--all-packages"]
+    for group in groups:
+        args += ["--group", group]
+    session.run_install(
+        *args,
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        external=True,
+    )
+
+
+@nox.session(python=PYTHON)
+def validation(session: nox.Session) -> None:
+    """Run every validation scenario against its peer; write docs/validation.md."""
+    _sync(session, "validation")
+    session.run(
+        "pytest",
+        "validation",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *session.posargs,
+        env={"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"},
+    )
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Run the side-by-side benchmarks, one engine process at a time."""
+    _sync(session, "bench")
+    session.run(
+        "nice",
+        "-n",
+        "10",
+        "python",
+        "benchmarks/run.py",
+        *session.posargs,
+        env={"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"},
+        external=True,
+    )
