@@ -211,8 +211,12 @@ def build_bracket(
     return [entry, child]
 
 
-def reject_local(order: Order, reason: str, timestamp: int) -> None:
-    """Reject an order that never reached the broker (a risk rule refused it)."""
+def reject_local(order: Order, reason: str, timestamp: int, order_id: int) -> None:
+    """Reject an order that never reached the broker (a risk rule refused it).
+
+    Such orders get negative ids (-1, -2, ...) so they never collide with the broker's.
+    """
+    order.order_id = order_id
     order.created_at = timestamp
     order.transition(OrderStatus.REJECTED, reason)
 

@@ -244,6 +244,7 @@ class _Run:
         self.open_market: dict[int, Any] = {}
         self.orders: list[tuple[Any, Timestamp]] = []
         self.order_updated: dict[int, Timestamp] = {}
+        self.local_rejects = 0  # orders refused by risk checks get ids -1, -2, ...
         self.fills: list[FillEvent] = []
         self.events: list[FillEvent | OrderEvent] = []
         self.corporate_actions = list(corporate_actions)
@@ -320,7 +321,8 @@ class _Run:
                 equity=float(self.pf.equity),
             )
             if reason:
-                _venue.reject_local(order, reason, self.now)
+                self.local_rejects += 1
+                _venue.reject_local(order, reason, self.now, -self.local_rejects)
                 self.orders.append((order, self.now))
                 self.events.append(order.to_event(self.now))
                 return order
@@ -409,7 +411,8 @@ class _Run:
                 equity=float(self.pf.equity),
             )
             if reason:
-                _venue.reject_local(entry, reason, self.now)
+                self.local_rejects += 1
+                _venue.reject_local(entry, reason, self.now, -self.local_rejects)
                 self.orders.append((entry, self.now))
                 self.events.append(entry.to_event(self.now))
                 return entry
@@ -687,9 +690,12 @@ class _Run:
                 if trace is not None:
                     trace.append((t, "strategy"))
                 # 6. same-bar-close fills
+                close_row = c_arr[t]
                 if close_at_end and t == n_t - 1:
                     self._close_all_at_end()
-                fills = broker.process_close(t, ts, c_arr[t], v_arr[t])
+                    # an asset without a bar at the end closes at its last known price
+                    close_row = np.where(np.isnan(close_row), last_price, close_row)
+                fills = broker.process_close(t, ts, close_row, v_arr[t])
                 if fills:
                     self._apply_fills(fills)
                 self._drain_order_events()
@@ -852,7 +858,7 @@ def _orders_frame(
         pl.Series("created_at", rows["created_at"], dtype=pl.Int64).cast(_TS_DTYPE),
         pl.Series("updated_at", rows["updated_at"], dtype=pl.Int64).cast(_TS_DTYPE),
     )
-    return _conform(frame.sort("order_id", maintain_order=True), ORDERS_SCHEMA)
+    return _conform(frame, ORDERS_SCHEMA)  # in submission order
 
 
 def _positions_frame(

@@ -373,6 +373,8 @@ def simulate_signals_nb(  # noqa: PLR0917
                 if s < 0 or o_elig[j] > t or o_close_phase[j] != (phase == 1):
                     continue
                 ref = open_[t, j] if phase == 0 else close[t, j]
+                if phase == 1 and close_at_end and t == n_t - 1 and math.isnan(ref):
+                    ref = last[j]  # end of run: the last known price
                 if math.isnan(ref):
                     continue
                 cand[n_c] = j
@@ -408,6 +410,8 @@ def simulate_signals_nb(  # noqa: PLR0917
                 side = orders[s, 4]
                 oq = orders[s, 5] - orders[s, 8]
                 ref = open_[t, j] if phase == 0 else close[t, j]
+                if phase == 1 and close_at_end and t == n_t - 1 and math.isnan(ref):
+                    ref = last[j]
                 m = mult[j]
                 sl = _slip(slip_kind, slip_value, ref)
                 if side < 0 and sl > ref:
