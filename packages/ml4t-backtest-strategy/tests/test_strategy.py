@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ml4t.backtest.core.enums import OrderType
-from ml4t.backtest.core.errors import ConfigError, UnknownAssetError
+from ml4t.backtest.core.errors import ConfigError, StrategyError, UnknownAssetError
 from ml4t.backtest.strategy.engine import BacktestEngine
 from ml4t.backtest.strategy.strategy import DataWindow, Strategy, round_quantity
 
@@ -129,15 +129,11 @@ class TestOrderTypes:
 
     def test_negative_quantity_for_buy_is_rejected(self, feed_factory, free_config):
         feed = feed_factory([[10.0]])
-        from ml4t.backtest.core.errors import StrategyError
-
         with pytest.raises(StrategyError, match="must be > 0"):
             run(feed, {0: lambda s, b: s.buy("A0", -1)}, free_config())
 
     def test_unknown_asset_raises_with_the_ticker(self, feed_factory, free_config):
         feed = feed_factory([[10.0]])
-        from ml4t.backtest.core.errors import StrategyError
-
         with pytest.raises(StrategyError, match="ZZZ"):
             run(feed, {0: lambda s, b: s.buy("ZZZ", 1)}, free_config())
 
@@ -191,8 +187,6 @@ class TestRebalance:
         assert last.sort("asset")["quantity"].to_list() == [200.0, 100.0]
 
     def test_rebalance_unknown_asset_raises(self, feed_factory, free_config):
-        from ml4t.backtest.core.errors import StrategyError
-
         feed = feed_factory([[10.0]])
         with pytest.raises(StrategyError, match="not in the feed"):
             run(feed, {0: lambda s, b: s.rebalance({"B": 1.0})}, free_config())
@@ -214,8 +208,6 @@ class TestBracket:
         assert statuses == {"MARKET": "FILLED", "LIMIT": "CANCELED", "STOP": "FILLED"}
 
     def test_bracket_needs_a_leg(self, feed_factory, free_config):
-        from ml4t.backtest.core.errors import StrategyError
-
         feed = feed_factory([[10.0]])
         with pytest.raises(StrategyError, match="stop_loss"):
             run(feed, {0: lambda s, b: s.bracket("A0", 1)}, free_config())
