@@ -14,6 +14,7 @@ from ml4t.backtest.core.data import DataFeed
 from ml4t.backtest.strategy._version import __version__ as _strategy_version
 from ml4t.backtest.strategy.config import BacktestConfig
 from ml4t.backtest.strategy.engine import BacktestEngine
+from ml4t.backtest.strategy.signals import SignalStrategy, run_signals
 from ml4t.backtest.strategy.strategy import Strategy
 from validation.common import RunResult, fills_frame
 
@@ -24,6 +25,7 @@ __all__ = [
     "feed_of",
     "no_tick_registry",
     "run_ml4t",
+    "run_ml4t_fast",
 ]
 
 NO_TICK = 1e-9  # a price grid fine enough to leave every peer price unrounded
@@ -53,6 +55,32 @@ def feed_of(bars: pl.DataFrame, *, registry: AssetRegistry | None = None) -> Dat
     return DataFeed.from_polars(bars, registry=registry)
 
 
+def _result(result: Any) -> RunResult:
+    rows = []
+    for r in result.fills.iter_rows(named=True):
+        ts = r["timestamp"]
+        if isinstance(ts, datetime) and ts.tzinfo is not None:
+            ts = ts.astimezone(UTC).replace(tzinfo=None)
+        rows.append((ts, str(r["asset"]), int(r["side"]), float(r["quantity"]), float(r["price"])))
+    equity = float(result.equity_curve["equity"][-1])
+    return RunResult(engine=VERSION, fills=fills_frame(rows), final_equity=equity)
+
+
+def run_ml4t_fast(
+    bars: pl.DataFrame,
+    config: BacktestConfig,
+    *,
+    registry: AssetRegistry | None = None,
+) -> RunResult:
+    """Run the ``entry``/``exit`` columns through ml4t's signal fast path (numba kernel)."""
+    feed = feed_of(bars, registry=registry)
+    result = run_signals(feed, SignalStrategy("entry", "exit"), config)
+    out = _result(result)
+    return RunResult(
+        engine=f"{VERSION} (fast path)", fills=out.fills, final_equity=out.final_equity
+    )
+
+
 def run_ml4t(
     bars: pl.DataFrame,
     strategy: Strategy,
@@ -64,14 +92,7 @@ def run_ml4t(
     """Run `strategy` under `config` on `bars`; fills relabelled to naive UTC bar times."""
     feed = feed_of(bars, registry=registry)
     result = BacktestEngine(feed, strategy, config, corporate_actions=corporate_actions).run()
-    rows = []
-    for r in result.fills.iter_rows(named=True):
-        ts = r["timestamp"]
-        if isinstance(ts, datetime) and ts.tzinfo is not None:
-            ts = ts.astimezone(UTC).replace(tzinfo=None)
-        rows.append((ts, str(r["asset"]), int(r["side"]), float(r["quantity"]), float(r["price"])))
-    equity = float(result.equity_curve["equity"][-1])
-    return RunResult(engine=VERSION, fills=fills_frame(rows), final_equity=equity)
+    return _result(result)
 
 
 class CrossStrategy(Strategy):

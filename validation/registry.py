@@ -37,6 +37,7 @@ class Scenario:
     run_ml4t: Callable[[pl.DataFrame], RunResult] | None = None
     known_difference: str | None = None
     difference_check: Callable[[RunResult, RunResult], None] | None = None
+    ml4t_gap: str | None = None
 
 
 SCENARIOS: dict[str, Scenario] = {}

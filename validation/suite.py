@@ -132,6 +132,8 @@ def write_report(outcomes: list[Outcome]) -> None:
         lines.append(f"- **{s.name}** ({s.peer}): {s.description}")
         if s.known_difference:
             lines.append(f"  - Documented difference: {s.known_difference}")
+        if s.ml4t_gap:
+            lines.append(f"  - No ml4t run: {s.ml4t_gap}")
         if o.comparison is not None and o.comparison.first_mismatch and o.status == "MISMATCH":
             lines.append(f"  - First mismatch: `{o.comparison.first_mismatch}`")
     lines += [

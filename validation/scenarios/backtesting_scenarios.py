@@ -65,6 +65,12 @@ register(
         partial(
             bpr.run_backtesting, logic=_sma_cross_all_in, commission=0.002, exclusive_orders=True
         ),
+        ml4t_gap=(
+            "backtesting.py sizes a relative order when it fills: int(available margin * 0.9999"
+            " / (next open * (1 + commission))). ml4t sizes when the order is placed, at the"
+            " signal bar's price; BacktestConfig has no field for a fill-time, cost-adjusted"
+            " sizing base, and a strategy cannot know the next open without look-ahead."
+        ),
     )
 )
 register(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -15,7 +16,7 @@ from ml4t.backtest.strategy.strategy import Strategy
 from validation import datasets, ml4t_runs, signals
 from validation.common import RunResult
 from validation.peers import vectorbt_runs as vbr
-from validation.registry import Scenario, attach_ml4t, register
+from validation.registry import SCENARIOS, Scenario, attach_ml4t, register
 
 __all__ = ["monthly_equal_weight", "rebalance_bars"]
 
@@ -159,6 +160,38 @@ def _attach() -> None:
             commission={"kind": "percent", "rate": 0.001},
         ),
     )
+
+    # the same scenarios through ml4t's signal fast path (numba kernel)
+    for name in ("vbt_signals_fees_slippage", "vbt_crypto_fractional"):
+        base = SCENARIOS[name]
+        crypto = name == "vbt_crypto_fractional"
+        config = {
+            "initial_cash": 100_000.0,
+            "fill_timing": "next_open",
+            "sizing": {"method": "fixed_quantity", "quantity": 0.05 if crypto else 100.0},
+            "commission": {"kind": "percent", "rate": 0.0005 if crypto else 0.001},
+            "slippage": {"kind": "none"} if crypto else {"kind": "fixed_bps", "bps": 5.0},
+        }
+        if crypto:
+            config["share_rounding"] = "lot"
+        register(
+            replace(
+                base,
+                name=f"{name}_fast_path",
+                covers=f"{base.covers} (ml4t signal fast path)",
+                run_ml4t=partial(_fast, crypto=crypto, config=config),
+            )
+        )
+
+
+def _fast(bars: pl.DataFrame, *, crypto: bool, config: dict[str, Any]) -> RunResult:
+    cfg = BacktestConfig.preset("vectorbt", **config)
+    registry = (
+        ml4t_runs.crypto_registry(bars)
+        if crypto
+        else ml4t_runs.no_tick_registry(bars, fractional=True)
+    )
+    return ml4t_runs.run_ml4t_fast(bars, cfg, registry=registry)
 
 
 _attach()

@@ -28,7 +28,7 @@ def test_scenario_matches_peer(name: str) -> None:
     _OUTCOMES[name] = outcome
     assert outcome.peer.fills.height > 0 or outcome.peer.extra, "peer produced no fills"
     if outcome.comparison is None:
-        pytest.skip(f"no ml4t-backtest run written for {name}")
+        pytest.skip(f"no ml4t-backtest run for {name}: {scenario.ml4t_gap}")
     c = outcome.comparison
     if scenario.known_difference:
         assert scenario.difference_check is not None, "a documented difference needs a check"
