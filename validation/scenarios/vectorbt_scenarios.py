@@ -15,6 +15,7 @@ from ml4t.backtest.strategy.config import BacktestConfig
 from ml4t.backtest.strategy.strategy import Strategy
 from validation import datasets, ml4t_runs, signals
 from validation.common import RunResult
+from validation.peers import bt_runs as btl
 from validation.peers import vectorbt_runs as vbr
 from validation.registry import SCENARIOS, Scenario, attach_ml4t, register
 
@@ -195,3 +196,33 @@ def _fast(bars: pl.DataFrame, *, crypto: bool, config: dict[str, Any]) -> RunRes
 
 
 _attach()
+
+
+# ------------------------------------------------------------------------------- bt (library)
+
+
+def _ml4t_bt(bars: pl.DataFrame) -> RunResult:
+    cfg = BacktestConfig(
+        initial_cash=1_000_000.0,
+        fill_timing="same_close",
+        commission={"kind": "none"},
+        slippage={"kind": "none"},
+        share_rounding="integer",
+    )
+    return ml4t_runs.run_ml4t(
+        bars, MonthlyEqualWeight(), cfg, registry=ml4t_runs.no_tick_registry(bars)
+    )
+
+
+register(
+    Scenario(
+        "bt_lib_rebalance_120",
+        "bt",
+        "rebalance of >= 100 stocks",
+        "120 S&P 500 stocks, 2017; bt's RunMonthly + SelectAll + WeighEqually + Rebalance at the"
+        " close, whole shares (integer_positions), no costs, $1,000,000.",
+        rebalance_bars,
+        lambda bars: btl.run_bt_monthly_equal_weight(bars),
+        run_ml4t=_ml4t_bt,
+    )
+)
