@@ -170,12 +170,13 @@ class BacktestResult:
         ec = self.equity_curve
         lines = []
         if ec.height:
-            lines.append(f"period        {ec['timestamp'][0]} -> {ec['timestamp'][-1]}")
-            lines.append(f"final equity  {self.final_equity:,.2f}")
-        lines.append(f"trades        {self.trades.height}")
-        lines.append(f"fills         {self.fills.height}")
+            first, last = ec["timestamp"][0], ec["timestamp"][-1]
+            lines.append(f"{'period':<26}{first:%Y-%m-%d} -> {last:%Y-%m-%d}")
+            lines.append(f"{'final equity':<26}{self.final_equity:,.2f}")
+        lines.append(f"{'trades':<26}{self.trades.height}")
+        lines.append(f"{'fills':<26}{self.fills.height}")
         for key, value in self.metrics.items():
-            lines.append(f"{key:<14}{value: .4f}" if isinstance(value, float) else f"{key} {value}")
+            lines.append(f"{key:<26}{value:,.4f}")
         return "\n".join(lines)
 
     # ------------------------------------------------------------------------- persistence
