@@ -222,7 +222,7 @@ register(
         "120 S&P 500 stocks, 2017; bt's RunMonthly + SelectAll + WeighEqually + Rebalance at the"
         " close, whole shares (integer_positions), no costs, $1,000,000.",
         rebalance_bars,
-        lambda bars: btl.run_bt_monthly_equal_weight(bars),
+        btl.run_bt_monthly_equal_weight,
         run_ml4t=_ml4t_bt,
     )
 )
