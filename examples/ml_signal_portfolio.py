@@ -50,10 +50,10 @@ def predict_scores(close: np.ndarray) -> np.ndarray:
     scores = np.full((n_t, n_a), np.nan)
     for k in range(REFIT * 2, n_t, REFIT):
         known = k - HORIZON + 1  # rows whose label is known by bar k: s + HORIZON <= k
-        X = np.column_stack([np.ones(known * n_a), x5[:known].ravel(), x20[:known].ravel()])
+        feats = np.column_stack([np.ones(known * n_a), x5[:known].ravel(), x20[:known].ravel()])
         y = label[:known].ravel()
-        ok = np.isfinite(X).all(axis=1) & np.isfinite(y)
-        beta, *_ = np.linalg.lstsq(X[ok], y[ok], rcond=None)
+        ok = np.isfinite(feats).all(axis=1) & np.isfinite(y)
+        beta, *_ = np.linalg.lstsq(feats[ok], y[ok], rcond=None)
         stop = min(k + REFIT, n_t)
         scores[k:stop] = beta[0] + beta[1] * x5[k:stop] + beta[2] * x20[k:stop]
     return scores
