@@ -43,6 +43,7 @@ def synthetic_result(
     holdings_fraction: float = 0.2,
     slippage_bps: float = 2.0,
     start: dt.date = dt.date(2015, 1, 2),
+    step: dt.timedelta | None = None,
 ) -> BacktestResult:
     """Return a synthetic long/short `BacktestResult` on weekday bars from `start`.
 
@@ -54,7 +55,9 @@ def synthetic_result(
         rebalance_every: Bars between rebalances, >= 1.
         holdings_fraction: Fraction of assets held long, and the same fraction short.
         slippage_bps: Fill price moved against the trader by this many basis points.
-        start: First bar's date; bars are stamped 21:00 UTC on weekdays.
+        start: First bar's date; daily bars are stamped 21:00 UTC on weekdays.
+        step: Fixed time between bars (e.g. one minute) instead of weekday daily bars; the
+            borrow fee and the Sharpe metric still assume 252 bars a year.
 
     Returns:
         A result whose frames follow the contract schemas; metrics hold ``borrow_cost``,
@@ -75,9 +78,16 @@ def synthetic_result(
         )
     rng = np.random.default_rng(seed)
     assets = [f"A{i:03d}" for i in range(n_assets)]
-    times = _weekday_times(start, n_bars)
+    if step is None:
+        times = _weekday_times(start, n_bars)
+    else:
+        first = dt.datetime(start.year, start.month, start.day, 14, 30, tzinfo=dt.UTC)
+        times = [first + i * step for i in range(n_bars)]
     drift = rng.normal(0.0002, 0.0003, n_assets)
     vol = rng.uniform(0.01, 0.025, n_assets)
+    if step is not None:  # scale daily drift and volatility to the bar length (6.5 h day)
+        scale = step.total_seconds() / (6.5 * 3600)
+        drift, vol = drift * scale, vol * math.sqrt(scale)
     log_ret = rng.normal(drift, vol, (n_bars, n_assets))
     log_ret[0] = 0.0
     prices = 50.0 * np.exp(rng.normal(0, 0.5, n_assets)) * np.exp(np.cumsum(log_ret, axis=0))
@@ -180,7 +190,8 @@ def synthetic_result(
             target[picks[:k]] = 0.5 / k
             target[picks[k : 2 * k]] = -0.5 / k
             for a in np.flatnonzero(target):
-                shares = math.floor(abs(target[a]) * equity_now / prices[t, a])
+                wanted = abs(target[a]) * equity_now / max(prices[t, a], 1e-9)
+                shares = math.floor(wanted) if math.isfinite(wanted) else 0
                 if shares == 0:
                     continue
                 signed = math.copysign(shares, target[a])
