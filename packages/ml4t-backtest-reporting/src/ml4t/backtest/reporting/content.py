@@ -225,8 +225,8 @@ class TearsheetContent:
         return cls(
             title=title or "Backtest tearsheet",
             subtitle=(
-                f"{x_text[0]} to {x_text[-1]} · {equity.size:,} bars · {n_assets:,} assets · "
-                f"{trades.height:,} trades"
+                f"{x_text[0]} to {x_text[-1]} · {equity.size:,} bars · "
+                f"{n_assets:,} assets traded · {trades.height:,} trades"
             ),
             metrics=metrics,
             equity=line(equity, "strategy"),
@@ -397,8 +397,13 @@ def _ends(contribution: pl.DataFrame, n: int) -> pl.DataFrame:
     return pl.concat([contribution.head(n), contribution.tail(n)])
 
 
+_ACRONYMS: Final = {"cagr": "CAGR", "mae": "MAE", "mfe": "MFE", "var": "VaR", "cvar": "CVaR"}
+
+
 def _label(name: str) -> str:
-    return name.replace("_", " ").strip().capitalize()
+    words = name.replace("_", " ").strip().split(" ")
+    text = " ".join(_ACRONYMS.get(w.lower(), w) for w in words)
+    return text[:1].upper() + text[1:]
 
 
 def _strip_none(value: Any) -> Any:

@@ -169,7 +169,8 @@ def _figures(content: TearsheetContent) -> dict[str, go.Figure]:
     figs["equity"] = _layout(eq, yaxis_title="Equity", hovermode="x unified")
 
     dd = go.Figure(_scatter(content.drawdown, "Drawdown", _COLORS["loss"], fill="tozeroy"))
-    figs["drawdown"] = _layout(dd, yaxis_tickformat=".0%", height=260, showlegend=False)
+    figs["drawdown"] = _layout(dd, yaxis_tickformat=".0%", height=280, showlegend=False)
+    figs["drawdown"].update_layout(margin={"t": 36})
 
     if content.monthly.height:
         figs["monthly-returns"] = _monthly_heatmap(content.monthly)

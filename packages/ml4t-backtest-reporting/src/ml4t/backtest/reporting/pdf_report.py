@@ -19,6 +19,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ml4t.backtest.reporting._version import __version__
 from ml4t.backtest.reporting.content import Line, TearsheetContent
@@ -191,7 +192,7 @@ def _page_returns(fig: Figure, c: TearsheetContent) -> None:
         more = twin.get_legend_handles_labels()
         handles = (handles[0] + more[0], handles[1] + more[1])
     if handles[0]:
-        ax.legend(*handles, loc="upper left", frameon=False, ncols=3)
+        ax.legend(*handles, loc="lower right", frameon=True, framealpha=0.9, ncols=3)
 
 
 def _page_trades(fig: Figure, c: TearsheetContent) -> None:
@@ -320,6 +321,7 @@ def _plot_hist(ax: Axes, edges: np.ndarray, counts: np.ndarray) -> None:
         linewidth=0,
     )
     ax.set_ylabel("Count")
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
 
 
 def _note(ax: Axes, text: str) -> None:
