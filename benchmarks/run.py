@@ -160,7 +160,26 @@ def child(engine: str, path: str, workload: str, kind: str, n_assets: int, n_bar
     module.run(kind, bars.filter(pl.col("timestamp").is_in(warm.implode())), path)
     out = module.run(kind, bars, path)
     out["asset_bars"] = float(bars.height)
+    out["vm_hwm_kib"] = _vm_hwm_kib()
     print("RESULT " + json.dumps(out), flush=True)
+
+
+def _vm_hwm_kib() -> float | None:
+    # Peak resident set of this process since exec (Linux /proc; None elsewhere).
+    try:
+        for ln in Path("/proc/self/status").read_text().splitlines():
+            if ln.startswith("VmHWM:"):
+                return float(ln.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def prepare(workload: str, n_assets: int, n_bars: int) -> None:
+    """Build the cached data of one workload size (in its own process, see `spawn`)."""
+    from workloads import data  # noqa: PLC0415
+
+    data.load(workload, n_assets, n_bars)
 
 
 # ------------------------------------------------------------------------------ parent side
@@ -198,7 +217,12 @@ def spawn(engine: str, path: str, wl: Workload, size: tuple[int, int]) -> dict[s
         }
     res: dict[str, Any] = json.loads(line[len("RESULT ") :])
     res["process_seconds"] = wall
-    res["peak_rss_mib"] = usage.ru_maxrss / 1024.0
+    # The child's own VmHWM is its peak RSS. wait4's ru_maxrss is kept as a cross-check: on
+    # Linux it also counts the parent's RSS at fork time, which is why the parent stays small
+    # (it never loads the workload data itself).
+    hwm = res.pop("vm_hwm_kib", None)
+    res["peak_rss_mib"] = (hwm if hwm else usage.ru_maxrss) / 1024.0
+    res["wait4_maxrss_mib"] = usage.ru_maxrss / 1024.0
     return res
 
 
@@ -258,20 +282,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workloads", nargs="*", help="ids to run (default: all)")
     parser.add_argument("--engines", nargs="*", choices=list(ENGINES), help="default: all")
     parser.add_argument("--child", nargs=6, metavar="X", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", nargs=3, metavar="X", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         engine, path, wid, kind, a, n = args.child
         child(engine, path, wid, kind, int(a), int(n))
         return 0
+    if args.prepare:
+        wid, a, n = args.prepare
+        prepare(wid, int(a), int(n))
+        return 0
     engines = args.engines or list(ENGINES)
     table = [w for w in workloads(args.quick) if not args.workloads or w.id in args.workloads]
-    from workloads import data  # noqa: PLC0415
 
     runs: list[dict[str, Any]] = []
     for wl in table:
         sizes = {e: wl.reduced.get(e, wl.full) for e in engines if wl.kind in PATHS[e]}
-        for size in set(sizes.values()):  # build and cache the data once, in the parent
-            data.load(wl.id, *size)
+        for size in sorted(set(sizes.values())):  # build and cache the data once, in a child
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--prepare",
+                    wl.id,
+                    str(size[0]),
+                    str(size[1]),
+                ],
+                check=True,
+            )
         # ml4t's reference answer at every size a peer runs (fast path / on_bar: cheap)
         refs: dict[tuple[int, int], dict[str, Any]] = {}
         ref_path = "fast_path" if wl.kind == "cross" else "on_bar"
