@@ -230,6 +230,7 @@ def run_signals(
     n_entries = int(np.count_nonzero(entries))
     fill_cap = 2 * n_entries + 2 * n_a + 1
     order_cap = 4 * n_entries + 3 * n_a + 1
+    kernel_started = time.perf_counter()
     equity, cash, qty, value, fills, orders, trades = simulate_signals_nb(
         data_feed.open,
         data_feed.high,
@@ -263,11 +264,14 @@ def run_signals(
         fill_cap,
         order_cap,
     )
+    kernel_seconds = time.perf_counter() - kernel_started
     ts = np.asarray(data_feed.timestamps, dtype=np.int64)
-    return _result(
+    result = _result(
         ts, assets, mult, equity, cash, qty, value, fills, orders, trades, config, data_feed,
         started, type(strategy).__qualname__,
     )  # fmt: skip
+    result.metadata["kernel_seconds"] = kernel_seconds
+    return result
 
 
 def _nan_if_none(value: float | None) -> float:
