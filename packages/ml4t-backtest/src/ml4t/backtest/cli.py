@@ -305,6 +305,8 @@ class _SpeedColumn(ProgressColumn):
     # Bars per second, from rich's own speed estimate.
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        if not speed and task.finished and task.elapsed:
+            speed = task.completed / task.elapsed
         return Text(f"{speed:,.0f} bars/s" if speed else "- bars/s", style="cyan")
 
 
