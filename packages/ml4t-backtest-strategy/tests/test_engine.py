@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
-from ml4t.backtest.core.errors import StrategyError
+from ml4t.backtest.core.errors import ConfigError, StrategyError
 from ml4t.backtest.strategy.config import BacktestConfig
 from ml4t.backtest.strategy.engine import PHASES, BacktestEngine
 from ml4t.backtest.strategy.strategy import Strategy
@@ -138,6 +138,51 @@ class TestCashRules:
         assert "insufficient" in r.orders["reason"][0]
         assert seen[-1][0] == "REJECTED"
         assert r.equity_curve["equity"].to_list() == [1000.0] * 3
+
+    @pytest.mark.parametrize(
+        ("policy", "status", "filled", "cash"),
+        [
+            ("reject", "REJECTED", [], 1000.0),
+            ("resize", "CANCELED", [80.0], 0.0),  # floor(1000 / 12.5) = 80, rest canceled
+            ("allow_negative", "FILLED", [100.0], 1000.0 - 1250.0),
+        ],
+    )
+    def test_cash_shortfall_at_fill_time(
+        self, feed_factory, free_config, policy, status, filled, cash
+    ):
+        # decided at close 10 (100 shares = all the cash), filled at the next open 12.5
+        feed = feed_factory([[10.0], [12.5], [12.5]], open_=[[10.0], [12.5], [12.5]])
+
+        class AllIn(Strategy):
+            def on_bar(self, bar):
+                if bar.index == 0:
+                    self.buy("A0", 100)
+
+        cfg = free_config(initial_cash=1000.0, cash_shortfall=policy)
+        r = BacktestEngine(data_feed=feed, strategy=AllIn(), config=cfg).run()
+        assert r.orders["status"].to_list() == [status]
+        assert r.fills["quantity"].to_list() == filled
+        assert r.equity_curve["cash"][-1] == pytest.approx(cash)
+
+    def test_margin_account_sells_short_and_books_proceeds(self, feed_factory, free_config):
+        feed = feed_factory([[10.0], [10.0], [8.0]])
+
+        class Short(Strategy):
+            def on_bar(self, bar):
+                if bar.index == 0:
+                    self.sell("A0", 10)
+
+        cfg = free_config(initial_cash=1000.0, account={"policy": "margin", "allow_short": True})
+        r = BacktestEngine(data_feed=feed, strategy=Short(), config=cfg).run()
+        assert r.equity_curve["cash"].to_list() == [1000.0, 1100.0, 1100.0]
+        assert r.equity_curve["equity"].to_list() == [1000.0, 1000.0, 1020.0]
+        assert r.equity_curve["short_exposure"][-1] == -80.0
+
+    def test_cash_account_with_shorts_is_a_config_error(self, feed_factory, free_config):
+        feed = feed_factory([[10.0]])
+        cfg = free_config(account={"policy": "cash", "allow_short": True})
+        with pytest.raises(ConfigError, match="margin"):
+            BacktestEngine(data_feed=feed, strategy=BuyThenSell(), config=cfg).run()
 
     def test_close_positions_at_end_sells_at_last_close(self, feed_factory, free_config):
         feed = feed_factory([[10.0], [11.0], [12.0]])
