@@ -10,13 +10,17 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import pydantic
 import pytest
 from polars.testing import assert_frame_equal
 
+from ml4t.backtest.core.data import DataFeed
 from ml4t.backtest.core.errors import BacktestError
 from ml4t.backtest.strategy import persistence
+from ml4t.backtest.strategy.config import BacktestConfig
+from ml4t.backtest.strategy.engine import BacktestEngine
 from ml4t.backtest.strategy.persistence import (
     MANIFEST_NAME,
     DataFingerprint,
@@ -26,6 +30,8 @@ from ml4t.backtest.strategy.persistence import (
     load_result,
     save_result,
 )
+from ml4t.backtest.strategy.result import BacktestResult
+from ml4t.backtest.strategy.strategy import Strategy
 
 UTC_NS = pl.Datetime("ns", "UTC")
 
@@ -393,3 +399,44 @@ class TestErrors:
     def test_missing_parent_directory_is_refused(self, tmp_path: Path) -> None:
         with pytest.raises(ResultFormatError, match="parent directory does not exist"):
             save_result(_make_result(), tmp_path / "a" / "b")
+
+
+class TestWithTheEngine:
+    def test_engine_result_round_trips_through_backtest_result_save_and_load(
+        self, tmp_path: Path
+    ) -> None:
+        close = np.array([[10.0, 20.0], [11.0, 19.0], [12.0, 21.0], [11.5, 22.0]])
+        ts = np.arange(1, 5, dtype=np.int64) * 86_400 * 10**9
+        feed = DataFeed(
+            ts,
+            ["A", "B"],
+            {
+                "open": close,
+                "high": close * 1.01,
+                "low": close * 0.99,
+                "close": close,
+                "volume": np.full_like(close, 1e6),
+            },
+        )
+
+        class Rotate(Strategy):
+            def on_bar(self, bar: Any) -> None:
+                if self.get_position("A") == 0:
+                    self.buy("A", 10)
+                else:
+                    self.close_position("A")
+                    self.sell("B", 5)
+
+        config = BacktestConfig(
+            initial_cash=1_000.0, account={"allow_short": True, "policy": "margin"}
+        )
+        result = BacktestEngine(feed, Rotate(), config).run()
+        assert result.fills.height > 0
+        out = result.save(tmp_path / "run", feed=feed)
+        loaded = BacktestResult.load(out)
+        for name in persistence.FRAME_NAMES:
+            assert_frame_equal(getattr(loaded, name), getattr(result, name), check_exact=True)
+        _assert_metrics_equal(loaded.metrics, result.metrics)
+        assert loaded.config == result.config
+        assert loaded.data["hash"] == feed.fingerprint()
+        assert loaded.data["assets"] == ["A", "B"]
