@@ -10,6 +10,7 @@ import pytest
 from ml4t.backtest.core.errors import ConfigError, StrategyError
 from ml4t.backtest.strategy.config import BacktestConfig
 from ml4t.backtest.strategy.engine import PHASES, BacktestEngine
+from ml4t.backtest.strategy.interface import PortfolioView, TradingInterface
 from ml4t.backtest.strategy.strategy import Strategy
 
 OPEN = [[10.0], [10.2], [10.9], [11.0]]
@@ -349,3 +350,43 @@ class TestPurity:
         assert r1.fills.equals(r2.fills)
         assert r1.orders.equals(r2.orders)
         pickle.dumps(strategy)  # unbound after the run
+
+
+class TestAccountRules:
+    def test_margin_account_without_shorting_rejects_short_sales(self, feed_factory, free_config):
+        feed = feed_factory([[10.0], [10.0], [10.0]])
+
+        class Flip(Strategy):
+            def on_bar(self, bar):
+                if bar.index == 0:
+                    self.buy("A0", 5)
+                    self.sell("A0", 8)  # would end 3 short
+
+        cfg = free_config(account={"policy": "margin", "allow_short": False})
+        r = BacktestEngine(data_feed=feed, strategy=Flip(), config=cfg).run()
+        assert r.orders["status"].to_list() == ["FILLED", "REJECTED"]
+        assert "allow_short is False" in r.orders["reason"][1]
+        assert r.orders["order_id"].to_list() == [1, -1]
+
+    def test_error_in_on_start_says_outside_the_bar_loop(self, feed_factory, free_config):
+        class Bad(Strategy):
+            def on_start(self, ctx):
+                raise RuntimeError("no setup")
+
+        with pytest.raises(StrategyError, match="on_start raised outside the bar loop"):
+            BacktestEngine(
+                data_feed=feed_factory([[1.0]]), strategy=Bad(), config=free_config()
+            ).run()
+
+    def test_engine_is_a_trading_interface(self, feed_factory, free_config):
+        seen = []
+
+        class Probe(Strategy):
+            def on_bar(self, bar):
+                seen.append(isinstance(self.api, TradingInterface))
+                seen.append(isinstance(self.portfolio, PortfolioView))
+
+        BacktestEngine(
+            data_feed=feed_factory([[1.0]]), strategy=Probe(), config=free_config()
+        ).run()
+        assert seen == [True, True]

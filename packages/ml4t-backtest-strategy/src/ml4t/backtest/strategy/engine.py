@@ -33,13 +33,19 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from ml4t.backtest.core.enums import CorporateActionType, OrderStatus, OrderType, TimeInForce
+from ml4t.backtest.core.enums import (
+    AssetClass,
+    CorporateActionType,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+)
 from ml4t.backtest.core.errors import ConfigError, StrategyError, UnknownAssetError
 from ml4t.backtest.core.events import CorporateActionEvent, FillEvent, MarketEvent, OrderEvent
 from ml4t.backtest.core.types import AssetId, Timestamp, format_timestamp
 from ml4t.backtest.strategy import _venue
 from ml4t.backtest.strategy.bar import Bar
-from ml4t.backtest.strategy.config import BacktestConfig
+from ml4t.backtest.strategy.config import AccountPolicy, BacktestConfig
 from ml4t.backtest.strategy.interface import PortfolioView
 from ml4t.backtest.strategy.result import (
     EQUITY_CURVE_SCHEMA,
@@ -234,6 +240,12 @@ class _Run:
         self.mults = np.array([a.multiplier for a in assets_info], dtype=np.float64)
         self.steps = np.array([config.rounding_step(a.lot_size) for a in assets_info])
         self.ro_multipliers = _readonly(self.mults)
+        currencies = {a.currency or config.base_currency for a in assets_info}
+        self.simple_books = (
+            not corporate_actions
+            and currencies <= {config.base_currency}
+            and all(a.asset_class != AssetClass.FUTURE for a in assets_info)
+        )
         self.ro_steps = _readonly(self.steps)
         self.t = -1
         self.now: Timestamp = int(self.ts[0]) if n_t else 0
@@ -245,6 +257,10 @@ class _Run:
         self.orders: list[tuple[Any, Timestamp]] = []
         self.order_updated: dict[int, Timestamp] = {}
         self.local_rejects = 0  # orders refused by risk checks get ids -1, -2, ...
+        # a margin account without shorting: the portfolio's policy would allow them
+        self.no_shorts = (
+            config.account.policy is AccountPolicy.MARGIN and not config.account.allow_short
+        )
         self.fills: list[FillEvent] = []
         self.events: list[FillEvent | OrderEvent] = []
         self.corporate_actions = list(corporate_actions)
@@ -309,6 +325,16 @@ class _Run:
             time_in_force=time_in_force,
             tag=tag,
         )
+        if self.no_shorts and self.qty[j] + self._pending()[j] + quantity < 0.0:
+            self.local_rejects += 1
+            reason = (
+                f"short sale not allowed for {asset!r}: account.allow_short is False; "
+                "set it to True (margin account) or sell only what is held"
+            )
+            _venue.reject_local(order, reason, self.now, -self.local_rejects)
+            self.orders.append((order, self.now))
+            self.events.append(order.to_event(self.now))
+            return order
         if check_risk and self.risk.config.has_portfolio_rules:
             reason = self.risk.check_order(
                 j,
@@ -454,13 +480,17 @@ class _Run:
     def _apply_fills(self, fills: list[FillEvent]) -> None:
         t = self.t
         index = self.asset_index
+        risk_on = self.risk.active
         for fill in fills:
             j = index[fill.asset]
             signed = fill.quantity * int(fill.side)
             self.pf.apply_fill(fill)
+            if math.isnan(self.last_price[j]):  # as the portfolio does: first price known
+                self.last_price[j] = fill.price
             q = self.qty[j] + signed
             self.qty[j] = 0.0 if abs(q) < 1e-9 * max(1.0, abs(signed)) else q
-            self.risk.on_fill(j, signed, fill.price, t=t)
+            if risk_on:
+                self.risk.on_fill(j, signed, fill.price, t=t)
         self.fills.extend(fills)
         self.events.extend(fills)
         self.pending_dirty = True
@@ -519,14 +549,42 @@ class _Run:
 
     def _record(self, t: int) -> None:
         qty = self.qty
-        if not qty.any() and not self.corporate_actions:
-            # flat and no dividends pending: equity is the cash
+        if self.simple_books:
+            # stocks in one currency, no dividends: the ledger value of a position is its
+            # notional, so equity = cash + sum(qty * last * multiplier) exactly as the
+            # portfolio computes it, without asking it for arrays.
             cash = self.pf.cash
-            self.buf_equity[t] = cash
             self.buf_cash[t] = cash
-            self.buf_mv[t] = 0.0
-            self.buf_long[t] = 0.0
-            self.buf_short[t] = 0.0
+            if self.n_a == 1:
+                q = qty[0]
+                if q == 0.0:
+                    self.buf_equity[t] = cash
+                    self.buf_mv[t] = self.buf_long[t] = self.buf_short[t] = 0.0
+                else:
+                    v = q * self.last_price[0] * self.mults[0]
+                    self.buf_equity[t] = cash + v
+                    self.buf_qty[t, 0] = q
+                    self.buf_value[t, 0] = v
+                    self.buf_mv[t] = v
+                    self.buf_long[t] = v if v > 0.0 else 0.0
+                    self.buf_short[t] = v if v < 0.0 else 0.0
+                self.recorded = t + 1
+                return
+            if not qty.any():
+                self.buf_equity[t] = cash
+                self.buf_mv[t] = self.buf_long[t] = self.buf_short[t] = 0.0
+                self.recorded = t + 1
+                return
+            values = qty * self.last_price * self.mults
+            values[qty == 0.0] = 0.0
+            net = values.sum()
+            self.buf_equity[t] = cash + net
+            self.buf_qty[t] = qty
+            self.buf_value[t] = values
+            self.buf_mv[t] = net
+            long = np.maximum(values, 0.0).sum()
+            self.buf_long[t] = long
+            self.buf_short[t] = net - long
             self.recorded = t + 1
             return
         equity, cash, notional, values = self.pf.valuation()
@@ -716,9 +774,10 @@ class _Run:
                 raise
             when = format_timestamp(int(self.ts[t])) if 0 <= t < n_t else None
             where = f" asset {asset!r}," if asset is not None else ""
+            at = f"at bar {t} ({when})" if when is not None else "outside the bar loop"
             err = StrategyError(
-                f"strategy {type(strategy).__name__}.{callback} raised at bar {t} "
-                f"({when}),{where} {type(exc).__name__}: {exc}",
+                f"strategy {type(strategy).__name__}.{callback} raised {at},{where} "
+                f"{type(exc).__name__}: {exc}",
                 timestamp=when,
                 asset=asset,
                 callback=callback,
