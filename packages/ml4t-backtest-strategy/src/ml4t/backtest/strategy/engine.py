@@ -889,35 +889,40 @@ def _orders_frame(
 ) -> pl.DataFrame:
     if not orders:
         return pl.DataFrame(schema=ORDERS_SCHEMA)
-    rows: dict[str, list[Any]] = {name: [] for name in ORDERS_SCHEMA}
+    types = {int(k): k.name for k in OrderType}
+    tifs = {int(k): k.name for k in TimeInForce}
+    statuses = {int(k): k.name for k in OrderStatus}
+    rows = []
     seen: set[int] = set()
     for order, created in orders:
         key = id(order)
         if key in seen:
             continue
         seen.add(key)
-        rows["order_id"].append(int(order.order_id))
-        rows["created_at"].append(int(created))
-        rows["updated_at"].append(int(updated.get(order.order_id, created)))
-        rows["asset"].append(order.asset)
-        rows["side"].append(int(order.side))
-        rows["quantity"].append(float(order.quantity))
-        rows["order_type"].append(OrderType(order.order_type).name)
-        rows["limit_price"].append(float(order.limit_price))
-        rows["stop_price"].append(float(order.stop_price))
-        rows["time_in_force"].append(TimeInForce(order.time_in_force).name)
-        rows["status"].append(OrderStatus(order.status).name)
-        rows["filled_quantity"].append(float(order.filled_quantity))
-        rows["average_fill_price"].append(float(order.average_fill_price))
-        rows["reason"].append(str(order.reason))
-        rows["tag"].append(str(order.tag))
-    frame = pl.DataFrame(
-        {k: v for k, v in rows.items() if k not in ("created_at", "updated_at")}
-    ).with_columns(
-        pl.Series("created_at", rows["created_at"], dtype=pl.Int64).cast(_TS_DTYPE),
-        pl.Series("updated_at", rows["updated_at"], dtype=pl.Int64).cast(_TS_DTYPE),
-    )
-    return _conform(frame, ORDERS_SCHEMA)  # in submission order
+        oid = order.order_id
+        rows.append(
+            (
+                oid,
+                created,
+                updated.get(oid, created),
+                order.asset,
+                int(order.side),
+                order.quantity,
+                types[order.order_type],
+                order.limit_price,
+                order.stop_price,
+                tifs[order.time_in_force],
+                statuses[order.status],
+                order.filled_quantity,
+                order.average_fill_price,
+                order.reason,
+                order.tag,
+            )
+        )
+    schema = dict(ORDERS_SCHEMA)
+    schema["created_at"] = schema["updated_at"] = pl.Int64()
+    frame = pl.DataFrame(rows, schema=schema, orient="row")
+    return frame.with_columns(pl.col("created_at", "updated_at").cast(_TS_DTYPE))
 
 
 def _positions_frame(
