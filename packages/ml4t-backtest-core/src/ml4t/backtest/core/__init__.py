@@ -52,6 +52,7 @@ from ml4t.backtest.core.errors import (
     MissingDependencyError,
     OrderError,
     OrderRejectedError,
+    ResultFormatError,
     StrategyError,
     UnknownAssetError,
 )
@@ -145,6 +146,7 @@ __all__ = [
     "MissingDependencyError",
     "OrderError",
     "OrderRejectedError",
+    "ResultFormatError",
     "StrategyError",
     "UnknownAssetError",
     # events

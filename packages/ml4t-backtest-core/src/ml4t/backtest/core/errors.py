@@ -28,6 +28,7 @@ __all__ = [
     "MissingDependencyError",
     "OrderError",
     "OrderRejectedError",
+    "ResultFormatError",
     "StrategyError",
     "UnknownAssetError",
 ]
@@ -139,6 +140,10 @@ class CalendarError(BacktestError, ValueError):
 
 class MissingDependencyError(BacktestError, ImportError):
     """An optional dependency needed for a feature is not installed; the message names the extra."""
+
+
+class ResultFormatError(BacktestError, ValueError):
+    """A directory is not a complete, readable result directory (or a result cannot be saved)."""
 
 
 class StrategyError(BacktestError, RuntimeError):

@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 import tomli_w
 
-from ml4t.backtest.core.errors import BacktestError
+from ml4t.backtest.core.errors import ResultFormatError
 
 __all__ = [
     "FORMAT_VERSION",
@@ -83,10 +83,6 @@ _VERSIONED_DISTRIBUTIONS: Final = (
 )
 # Non-finite floats are not valid JSON; they are written as these strings and read back.
 _NON_FINITE: Final = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-
-
-class ResultFormatError(BacktestError, ValueError):
-    """A directory is not a complete, readable result directory (or the result cannot be saved)."""
 
 
 @runtime_checkable
