@@ -20,7 +20,8 @@ def _load(name: str) -> ModuleType:
     if not path.is_file():
         pytest.skip(f"{path} is not in this checkout")
     spec = importlib.util.spec_from_file_location(f"example_{name}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
