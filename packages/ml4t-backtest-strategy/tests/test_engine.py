@@ -7,7 +7,9 @@ import pickle
 import numpy as np
 import pytest
 
+from ml4t.backtest.core.enums import CorporateActionType
 from ml4t.backtest.core.errors import ConfigError, StrategyError
+from ml4t.backtest.core.events import CorporateActionEvent
 from ml4t.backtest.strategy.config import BacktestConfig
 from ml4t.backtest.strategy.engine import PHASES, BacktestEngine
 from ml4t.backtest.strategy.interface import PortfolioView, TradingInterface
@@ -390,3 +392,52 @@ class TestAccountRules:
             data_feed=feed_factory([[1.0]]), strategy=Probe(), config=free_config()
         ).run()
         assert seen == [True, True]
+
+
+class TestCorporateActions:
+    def test_split_rescales_position_orders_and_stops_before_the_bar_fills(self, feed_factory):
+        # 2:1 split effective at bar 2: prices halve; a working limit buy at 90 becomes 45
+        feed = feed_factory(
+            [[100.0], [100.0], [50.0], [44.0]],
+            open_=[[100.0], [100.0], [50.0], [44.0]],
+        )
+
+        class Buy(Strategy):
+            def on_bar(self, bar):
+                if bar.index == 0:
+                    self.buy("A0", 10)
+                if bar.index == 1:
+                    self.buy("A0", 5, limit_price=90.0)
+
+        split = CorporateActionEvent(feed.timestamps[2], "A0", CorporateActionType.SPLIT, 2.0)
+        cfg = BacktestConfig(
+            initial_cash=10_000.0,
+            commission={"kind": "none"},
+            slippage={"kind": "none"},
+            risk={"stop_loss": 0.5},
+        )
+        r = BacktestEngine(
+            data_feed=feed, strategy=Buy(), config=cfg, corporate_actions=[split]
+        ).run()
+        ec = r.equity_curve
+        # bar 1: 10 @ 100 bought; bar 2 split -> 20 shares at 50: equity unchanged
+        assert ec["equity"].to_list()[:3] == [10_000.0, 10_000.0, 10_000.0]
+        assert r.positions["quantity"].to_list()[:2] == [10.0, 20.0]
+        # the limit order (5 @ 90) became 10 @ 45 and fills at bar 3's open 44
+        assert r.fills["quantity"].to_list() == [10.0, 10.0]
+        assert r.fills["price"].to_list() == [100.0, 44.0]
+        # stop loss 50% of the split-adjusted entry 50 is 25: not hit at 44
+        assert r.trades.height == 0
+
+    def test_cash_dividend_is_booked_on_the_ex_date(self, feed_factory, free_config):
+        feed = feed_factory([[10.0], [10.0], [10.0]])
+        div = CorporateActionEvent(
+            feed.timestamps[2], "A0", CorporateActionType.CASH_DIVIDEND, cash_amount=0.5
+        )
+        r = BacktestEngine(
+            data_feed=feed,
+            strategy=BuyThenSell(sell_at=99, qty=100),
+            config=free_config(initial_cash=1_000.0),
+            corporate_actions=[div],
+        ).run()
+        assert r.equity_curve["equity"].to_list() == [1_000.0, 1_000.0, 1_050.0]

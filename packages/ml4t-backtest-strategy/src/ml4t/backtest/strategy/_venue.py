@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from ml4t.backtest.core.enums import CorporateActionType, OrderSide, OrderStatus, OrderType
+from ml4t.backtest.core.enums import OrderSide, OrderStatus, OrderType
 from ml4t.backtest.core.enums import TimeInForce as Tif
 from ml4t.backtest.core.errors import ConfigError
-from ml4t.backtest.core.events import CorporateActionEvent
 from ml4t.backtest.core.types import format_timestamp
 from ml4t.backtest.execution.orders import Order, bracket_order, link_oto
 from ml4t.backtest.portfolio import metrics as pf_metrics
@@ -36,7 +35,6 @@ __all__ = [
     "build_close_order",
     "build_order",
     "compute_metrics",
-    "corporate_action_to_broker",
     "fingerprint",
     "make_broker",
     "make_portfolio",
@@ -219,12 +217,6 @@ def reject_local(order: Order, reason: str, timestamp: int, order_id: int) -> No
     order.order_id = order_id
     order.created_at = timestamp
     order.transition(OrderStatus.REJECTED, reason)
-
-
-def corporate_action_to_broker(broker: Any, event: CorporateActionEvent) -> None:
-    """Tell the broker about a split so that working orders are rescaled."""
-    if event.action_type == CorporateActionType.SPLIT and math.isfinite(event.ratio):
-        broker.adjust_for_split(event.asset, event.ratio)
 
 
 def compute_metrics(

@@ -35,7 +35,6 @@ import polars as pl
 
 from ml4t.backtest.core.enums import (
     AssetClass,
-    CorporateActionType,
     OrderStatus,
     OrderType,
     TimeInForce,
@@ -503,10 +502,12 @@ class _Run:
             j = self.asset_index.get(event.asset)
             if j is None:
                 continue
-            self.pf.apply_corporate_action(event)
-            _venue.corporate_action_to_broker(self.broker, event)
-            if event.action_type == CorporateActionType.SPLIT and not math.isnan(event.ratio):
-                self.risk.on_split(j, event.ratio)
+            outcome = self.pf.apply_corporate_action(event)
+            ratio = float(outcome.split_ratio)
+            if ratio != 1.0:  # splits and stock dividends: orders, prices, risk state follow
+                self.broker.adjust_for_split(event.asset, ratio)
+                self.risk.on_split(j, ratio)
+                self.last_price[j] /= ratio
             for asset in (event.asset, event.new_asset):
                 k = self.asset_index.get(asset) if asset else None
                 if k is not None:
