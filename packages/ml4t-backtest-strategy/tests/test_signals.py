@@ -11,7 +11,12 @@ from ml4t.backtest.core.data import DataFeed
 from ml4t.backtest.core.errors import ConfigError
 from ml4t.backtest.strategy.config import BacktestConfig
 from ml4t.backtest.strategy.engine import BacktestEngine
-from ml4t.backtest.strategy.signals import SignalStrategy, entry_quantity, run_signals
+from ml4t.backtest.strategy.signals import (
+    SignalStrategy,
+    WeightStrategy,
+    entry_quantity,
+    run_signals,
+)
 
 DAY = 86_400 * 10**9
 
@@ -187,3 +192,51 @@ def test_fast_path_frames_have_documented_schemas():
     for name in ("equity_curve", "trades", "fills", "orders", "positions"):
         assert getattr(fast, name).schema == getattr(slow, name).schema, name
     assert isinstance(fast.equity_curve, pl.DataFrame)
+
+
+def random_weight_case(seed: int) -> tuple[DataFeed, BacktestConfig]:
+    feed, config = random_case(seed + 1000)
+    rng = np.random.default_rng(seed)
+    n_t, n_a = feed.close.shape
+    weights = rng.uniform(0.0, 1.6 / n_a, size=(n_t, n_a))
+    weights[rng.random((n_t, n_a)) < 0.2] = 0.0
+    every = int(rng.integers(1, 6))
+    weights[np.arange(n_t) % every != 0] = np.nan  # rebalance every `every` bars
+    fields = dict(feed.fields)
+    fields["w"] = weights
+    feed = DataFeed(feed.timestamps, feed.assets, fields, has_bar=feed.has_bar, signal_names=["w"])
+    config = config.replace(
+        risk={},
+        cash_shortfall="reject",
+        sizing={"min_trade_value": float(rng.choice([0.0, 50.0, 500.0]))},
+    )
+    return feed, config
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_weight_fast_path_matches_engine_on_random_cases(seed):
+    feed, config = random_weight_case(seed)
+    strategy = WeightStrategy("w")
+    slow = BacktestEngine(data_feed=feed, strategy=strategy, config=config).run()
+    fast = run_signals(feed, strategy, config)
+    assert_same_result(slow, fast)
+
+
+def test_weight_cases_exercise_partial_closes_and_rejections():
+    partial = 0
+    statuses: set[str] = set()
+    for seed in range(40):
+        feed, config = random_weight_case(seed)
+        fast = run_signals(feed, WeightStrategy("w"), config)
+        statuses.update(fast.orders["status"].to_list())
+        trades = fast.trades
+        # a lot closed in more than one trade = partial closes happened
+        partial += trades.height - trades.select("asset", "entry_time").unique().height
+    assert partial > 0
+    assert {"FILLED", "REJECTED"} <= statuses
+
+
+def test_weights_refuse_position_risk_rules():
+    feed, config = random_weight_case(0)
+    with pytest.raises(ConfigError, match="position risk rules"):
+        run_signals(feed, WeightStrategy("w"), config.replace(risk={"stop_loss": 0.1}))

@@ -26,7 +26,12 @@ from ml4t.backtest.strategy.interface import PortfolioView, TradingInterface
 from ml4t.backtest.strategy.lookahead import LookaheadReport, LookaheadViolation, check_lookahead
 from ml4t.backtest.strategy.result import BacktestResult
 from ml4t.backtest.strategy.risk import RiskManager, atr
-from ml4t.backtest.strategy.signals import SignalStrategy, fast_path_unsupported, run_signals
+from ml4t.backtest.strategy.signals import (
+    SignalStrategy,
+    WeightStrategy,
+    fast_path_unsupported,
+    run_signals,
+)
 from ml4t.backtest.strategy.sizers import (
     FixedQuantitySizer,
     FixedValueSizer,
@@ -68,6 +73,7 @@ __all__ = [
     "round_quantity",
     # signals and fast path
     "SignalStrategy",
+    "WeightStrategy",
     "fast_path_unsupported",
     "run_signals",
     # sizing and risk

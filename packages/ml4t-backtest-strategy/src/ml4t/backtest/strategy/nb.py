@@ -613,3 +613,474 @@ def simulate_signals_nb(  # noqa: PLR0917
         orders[:n_order],
         trades[:n_trade],
     )
+
+
+TAG_REBALANCE = 8
+
+
+@njit(cache=True)
+def _book_fill_lots(  # noqa: PLR0917
+    j: int,
+    signed: float,
+    px: float,
+    t: int,
+    comm: float,
+    slip_cost: float,
+    tag: float,
+    m: float,
+    bar_count: int,
+    lot_qty: npt.NDArray[np.float64],
+    lot_f: npt.NDArray[np.float64],
+    lot_i: npt.NDArray[np.int64],
+    lot_next: npt.NDArray[np.int64],
+    head: npt.NDArray[np.int64],
+    tail: npt.NDArray[np.int64],
+    free: npt.NDArray[np.int64],
+    n_free: int,
+    trades: npt.NDArray[np.float64],
+    n_trade: int,
+) -> tuple[int, int]:
+    # TradeTracker.on_fill with FIFO lots; lot_f columns: entry, cpu, spu, best, worst;
+    # lot_i columns: entry time (bar), entry bar count. Returns (n_free, n_trade).
+    size = abs(signed)
+    sign = 1.0 if signed > 0 else -1.0
+    cpu = comm / size
+    spu = slip_cost / size
+    remaining = size
+    tol = 1e-12 * size
+    while remaining > tol and head[j] >= 0:
+        k = head[j]
+        lq = lot_qty[k]
+        if lq * sign > 0.0:
+            break
+        lsize = abs(lq)
+        take = min(lsize, remaining)
+        side = 1.0 if lq > 0 else -1.0
+        entry = lot_f[k, 0]
+        if side > 0:
+            best = max(lot_f[k, 3], px)
+            worst = min(lot_f[k, 4], px)
+        else:
+            best = min(lot_f[k, 3], px)
+            worst = max(lot_f[k, 4], px)
+        gross = side * (px - entry) * take * m
+        tcomm = take * (lot_f[k, 1] + cpu)
+        tslip = take * (lot_f[k, 2] + spu)
+        net = gross - tcomm
+        basis = entry * take * m
+        r = n_trade
+        n_trade += 1
+        trades[r, 0] = j
+        trades[r, 1] = take
+        trades[r, 2] = lot_i[k, 0]
+        trades[r, 3] = t
+        trades[r, 4] = entry
+        trades[r, 5] = px
+        trades[r, 6] = gross
+        trades[r, 7] = net
+        trades[r, 8] = tcomm
+        trades[r, 9] = tslip
+        trades[r, 10] = net / basis if basis != 0.0 else np.nan
+        trades[r, 11] = side * (worst - entry) / entry if entry != 0.0 else np.nan
+        trades[r, 12] = side * (best - entry) / entry if entry != 0.0 else np.nan
+        trades[r, 13] = bar_count - lot_i[k, 1]
+        trades[r, 14] = tag
+        if side < 0:
+            trades[r, 15] = -1.0
+        else:
+            trades[r, 15] = 1.0
+        if take >= lsize * (1.0 - 1e-12):
+            head[j] = lot_next[k]
+            if head[j] < 0:
+                tail[j] = -1
+            free[n_free] = k
+            n_free += 1
+        else:
+            lot_qty[k] = lq + sign * take
+        remaining -= take
+    if remaining <= tol:
+        return n_free, n_trade
+    n_free -= 1
+    k = free[n_free]
+    lot_qty[k] = sign * remaining
+    lot_f[k, 0] = px
+    lot_f[k, 1] = cpu
+    lot_f[k, 2] = spu
+    lot_f[k, 3] = px
+    lot_f[k, 4] = px
+    lot_i[k, 0] = t
+    lot_i[k, 1] = bar_count
+    lot_next[k] = -1
+    if tail[j] >= 0:
+        lot_next[tail[j]] = k
+    else:
+        head[j] = k
+    tail[j] = k
+    return n_free, n_trade
+
+
+@njit(cache=True)
+def simulate_weights_nb(  # noqa: PLR0917
+    open_: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    price: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+    init_cash: float,
+    mult: npt.NDArray[np.float64],
+    step: npt.NDArray[np.float64],
+    min_trade_value: float,
+    comm_kind: int,
+    c1: float,
+    c2: float,
+    c3: float,
+    c4: float,
+    slip_kind: int,
+    slip_value: float,
+    same_close: bool,
+    exit_first: bool,
+    close_at_end: bool,
+    fill_cap: int,
+    order_cap: int,
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+    npt.NDArray[np.float64],
+]:
+    """Run a target-weight strategy; twin of `WeightStrategy` (``rebalance`` every bar).
+
+    Cash account, long-only (a sell beyond the holding is refused at submit, as the broker
+    does); orders may stay working while an asset has no bar. Returns the same arrays as
+    `simulate_signals_nb`; trades have a 16th column, the side.
+    """
+    n_t, n_a = close.shape
+    cash = init_cash
+    qty = np.zeros(n_a)
+    last = np.full(n_a, np.nan)
+    ref_close = np.full(n_a, np.nan)
+    pend_q = np.zeros(n_a)  # unfilled signed quantity of working orders per asset
+    # working orders: rows of `orders`, kept in a compact list
+    active = np.empty(order_cap, dtype=np.int64)
+    n_active = 0
+    o_elig = np.zeros(order_cap, dtype=np.int64)
+    o_close = np.zeros(order_cap, dtype=np.bool_)
+    # FIFO lots
+    lot_cap = fill_cap + 1
+    lot_qty = np.zeros(lot_cap)
+    lot_f = np.zeros((lot_cap, 5))
+    lot_i = np.zeros((lot_cap, 2), dtype=np.int64)
+    lot_next = np.full(lot_cap, -1, dtype=np.int64)
+    head = np.full(n_a, -1, dtype=np.int64)
+    tail = np.full(n_a, -1, dtype=np.int64)
+    free = np.arange(lot_cap - 1, -1, -1).astype(np.int64)
+    n_free = lot_cap
+    bar_count = 0
+    equity_out = np.empty(n_t)
+    cash_out = np.empty(n_t)
+    qty_hist = np.zeros((n_t, n_a))
+    value_hist = np.zeros((n_t, n_a))
+    fills = np.zeros((fill_cap, 11))
+    orders = np.zeros((order_cap, 12))
+    trades = np.zeros((fill_cap, 16))
+    n_fill = 0
+    n_order = 0
+    n_trade = 0
+    next_id = 1
+    cand = np.empty(order_cap, dtype=np.int64)
+    exitk = np.empty(order_cap, dtype=np.int64)
+    pend_pos = np.zeros(n_a)
+    fill_rows = np.empty(order_cap, dtype=np.int64)
+    sells = np.empty(n_a, dtype=np.int64)
+    buys = np.empty(n_a, dtype=np.int64)
+    deltas = np.zeros(n_a)
+    for t in range(n_t):
+        for phase in range(2):
+            if phase == 1:
+                # ---- 3. mark
+                for j in range(n_a):
+                    p = price[t, j]
+                    if not math.isnan(p):
+                        last[j] = p
+                for j in range(n_a):
+                    k = head[j]
+                    while k >= 0:
+                        if lot_qty[k] > 0.0:
+                            lot_f[k, 3] = np.fmax(lot_f[k, 3], high[t, j])
+                            lot_f[k, 4] = np.fmin(lot_f[k, 4], low[t, j])
+                        else:
+                            lot_f[k, 3] = np.fmin(lot_f[k, 3], low[t, j])
+                            lot_f[k, 4] = np.fmax(lot_f[k, 4], high[t, j])
+                        k = lot_next[k]
+                bar_count += 1
+                # ---- 5. strategy: rebalance to the row's weights (NaN = leave alone)
+                any_w = False
+                for j in range(n_a):
+                    if not math.isnan(weights[t, j]):
+                        any_w = True
+                        break
+                if any_w:
+                    equity = cash
+                    for j in range(n_a):
+                        if qty[j] != 0.0:
+                            equity += qty[j] * last[j] * mult[j]
+                    n_s = 0
+                    n_b = 0
+                    for j in range(n_a):
+                        w = weights[t, j]
+                        if math.isnan(w):
+                            continue
+                        p = last[j]
+                        priced = (not math.isnan(p)) and p > 0.0
+                        raw = w * equity / (p * mult[j]) if priced else 0.0
+                        if step[j] > 0:
+                            units = math.floor(abs(raw) / step[j] + _ROUND_EPS)
+                            target = math.copysign(units * step[j], raw)
+                        else:
+                            target = raw
+                        if raw == 0.0:
+                            target = 0.0
+                        cur = qty[j] + pend_q[j]
+                        delta = target - cur
+                        full_exit = target == 0.0 and cur != 0.0
+                        big = priced and abs(delta) * p * mult[j] >= min_trade_value
+                        trade = priced and delta != 0.0 and big
+                        if full_exit and (priced or w == 0.0):
+                            trade = True
+                        if not priced:
+                            delta = -cur
+                        if not trade:
+                            continue
+                        deltas[j] = delta
+                        if delta < 0:
+                            sells[n_s] = j
+                            n_s += 1
+                        elif delta > 0:
+                            buys[n_b] = j
+                            n_b += 1
+                    for g in range(2):
+                        n_g = n_s if g == 0 else n_b
+                        for i in range(n_g):
+                            j = sells[i] if g == 0 else buys[i]
+                            q = deltas[j]
+                            row = n_order
+                            n_order += 1
+                            orders[row, 0] = next_id
+                            next_id += 1
+                            orders[row, 1] = t
+                            orders[row, 2] = t
+                            orders[row, 3] = j
+                            orders[row, 4] = 1.0 if q > 0 else -1.0
+                            orders[row, 5] = abs(q)
+                            orders[row, 6] = 0
+                            orders[row, 9] = np.nan
+                            orders[row, 11] = TAG_REBALANCE
+                            held = qty[j]
+                            side = orders[row, 4]
+                            closing = min(abs(q), abs(held)) if held * side < 0 else 0.0
+                            opening = abs(q) - closing
+                            rejected = False
+                            if side < 0 and opening > 0.0:
+                                rejected = True  # cash account: no short sales
+                            elif opening > 0.0 and not math.isnan(ref_close[j]):
+                                rp = ref_close[j]
+                                need = opening * (abs(rp) * mult[j] * 1.0 * 1.0 + 0.0 * 1.0)
+                                if need > cash + 1e-9 * max(abs(cash), 1.0):
+                                    releasable = 0.0
+                                    for ii in range(n_active):
+                                        s = active[ii]
+                                        k = int(orders[s, 3])
+                                        if qty[k] * orders[s, 4] >= 0:
+                                            continue
+                                        if not math.isnan(ref_close[k]):
+                                            rem = orders[s, 5] - orders[s, 8]
+                                            releasable += (
+                                                min(rem, abs(qty[k])) * ref_close[k] * mult[k]
+                                            )
+                                    if opening * rp * mult[j] > max(cash, 0.0) + releasable:
+                                        rejected = True
+                            if rejected:
+                                orders[row, 7] = _REJECTED
+                                orders[row, 10] = REASON_FUNDS_SUBMIT
+                                continue
+                            orders[row, 7] = _ACCEPTED
+                            active[n_active] = row
+                            n_active += 1
+                            o_elig[row] = t if same_close else t + 1
+                            o_close[row] = same_close
+                            pend_q[j] += q
+                # ---- end of run: cancel working orders, flatten at this close
+                if close_at_end and t == n_t - 1:
+                    for ii in range(n_active):
+                        s = active[ii]
+                        orders[s, 7] = _CANCELED
+                        orders[s, 10] = REASON_END_CANCEL
+                        orders[s, 2] = t
+                    n_active = 0
+                    for j in range(n_a):
+                        pend_q[j] = 0.0
+                    for j in range(n_a):
+                        if qty[j] == 0.0:
+                            continue
+                        q = -qty[j]
+                        row = n_order
+                        n_order += 1
+                        orders[row, 0] = next_id
+                        next_id += 1
+                        orders[row, 1] = t
+                        orders[row, 2] = t
+                        orders[row, 3] = j
+                        orders[row, 4] = 1.0 if q > 0 else -1.0
+                        orders[row, 5] = abs(q)
+                        orders[row, 6] = 6
+                        orders[row, 7] = _ACCEPTED
+                        orders[row, 9] = np.nan
+                        orders[row, 11] = TAG_END
+                        active[n_active] = row
+                        n_active += 1
+                        o_elig[row] = t
+                        o_close[row] = True
+                        pend_q[j] += q
+            # ---- matching pass
+            n_c = 0
+            for ii in range(n_active):
+                s = active[ii]
+                if o_elig[s] > t or o_close[s] != (phase == 1):
+                    continue
+                j = int(orders[s, 3])
+                ref = open_[t, j] if phase == 0 else close[t, j]
+                if phase == 1 and close_at_end and t == n_t - 1 and math.isnan(ref):
+                    ref = last[j]
+                if math.isnan(ref):
+                    continue
+                cand[n_c] = s
+                exitk[n_c] = 0 if (exit_first and qty[j] * orders[s, 4] < 0.0) else 1
+                n_c += 1
+            n_f = 0
+            if n_c > 0:
+                for i in range(1, n_c):  # insertion sort by (not exit, id)
+                    s = cand[i]
+                    e = exitk[i]
+                    k = i - 1
+                    while k >= 0 and (
+                        exitk[k] > e or (exitk[k] == e and orders[cand[k], 0] > orders[s, 0])
+                    ):
+                        cand[k + 1] = cand[k]
+                        exitk[k + 1] = exitk[k]
+                        k -= 1
+                    cand[k + 1] = s
+                    exitk[k + 1] = e
+                pend_bp = 0.0
+                for j in range(n_a):
+                    pend_pos[j] = 0.0
+                for i in range(n_c):
+                    s = cand[i]
+                    j = int(orders[s, 3])
+                    side = orders[s, 4]
+                    oq = orders[s, 5] - orders[s, 8]
+                    ref = open_[t, j] if phase == 0 else close[t, j]
+                    if phase == 1 and close_at_end and t == n_t - 1 and math.isnan(ref):
+                        ref = last[j]
+                    m = mult[j]
+                    sl = _slip(slip_kind, slip_value, ref)
+                    if side < 0 and sl > ref:
+                        sl = ref
+                    px = ref + side * sl
+                    held = qty[j] + pend_pos[j]
+                    closing = min(oq, abs(held)) if held * side < 0 else 0.0
+                    opening = oq - closing
+                    if opening > 0.0:
+                        if side < 0:
+                            orders[s, 7] = _REJECTED
+                            orders[s, 2] = t
+                            continue
+                        have = max(cash, 0.0) + pend_bp
+                        comm = commission_nb(comm_kind, c1, c2, c3, c4, oq, px, m)
+                        if opening * px * m + comm > have * (1.0 + 1e-12):
+                            orders[s, 7] = _REJECTED
+                            orders[s, 10] = REASON_FUNDS_FILL
+                            orders[s, 2] = t
+                            continue
+                    comm = commission_nb(comm_kind, c1, c2, c3, c4, oq, px, m)
+                    filled = orders[s, 8]
+                    if filled == 0.0:
+                        orders[s, 9] = px
+                    else:
+                        orders[s, 9] = (orders[s, 9] * filled + px * oq) / (filled + oq)
+                    orders[s, 8] = filled + oq
+                    orders[s, 2] = t
+                    orders[s, 7] = _FILLED
+                    pend_pos[j] += side * oq
+                    pend_bp += (closing - opening) * px * m - comm
+                    f = n_fill
+                    n_fill += 1
+                    fills[f, 0] = t
+                    fills[f, 1] = orders[s, 0]
+                    fills[f, 2] = j
+                    fills[f, 3] = side
+                    fills[f, 4] = oq
+                    fills[f, 5] = px
+                    fills[f, 6] = ref
+                    fills[f, 7] = comm
+                    fills[f, 8] = sl * oq * m
+                    fills[f, 9] = 0.0
+                    fills[f, 10] = orders[s, 11]
+                    fill_rows[n_f] = f
+                    n_f += 1
+                # drop finished orders from the working list
+                n_keep = 0
+                for ii in range(n_active):
+                    s = active[ii]
+                    if orders[s, 7] == _ACCEPTED:
+                        active[n_keep] = s
+                        n_keep += 1
+                    else:
+                        j = int(orders[s, 3])
+                        pend_q[j] -= orders[s, 4] * orders[s, 5]
+                n_active = n_keep
+            # ---- engine: apply the fills to the portfolio and the trade tracker
+            for i in range(n_f):
+                f = fill_rows[i]
+                j = int(fills[f, 2])
+                signed = fills[f, 4] * fills[f, 3]
+                px = fills[f, 5]
+                comm = fills[f, 7]
+                m = mult[j]
+                cash -= signed * px * m
+                if comm:
+                    cash -= comm
+                if math.isnan(last[j]):
+                    last[j] = px
+                q2 = qty[j] + signed
+                qty[j] = 0.0 if abs(q2) < 1e-9 * max(1.0, abs(signed)) else q2
+                n_free, n_trade = _book_fill_lots(
+                    j, signed, px, t, comm, fills[f, 8], fills[f, 10], m, bar_count,
+                    lot_qty, lot_f, lot_i, lot_next, head, tail, free, n_free, trades, n_trade,
+                )  # fmt: skip
+            for j in range(n_a):
+                c = close[t, j]
+                if not math.isnan(c):
+                    ref_close[j] = c
+        # ---- 7. record
+        eq = cash
+        for j in range(n_a):
+            if qty[j] != 0.0:
+                v = qty[j] * last[j] * mult[j]
+                eq += v
+                value_hist[t, j] = v
+                qty_hist[t, j] = qty[j]
+        equity_out[t] = eq
+        cash_out[t] = cash
+    return (
+        equity_out,
+        cash_out,
+        qty_hist,
+        value_hist,
+        fills[:n_fill],
+        orders[:n_order],
+        trades[:n_trade],
+    )

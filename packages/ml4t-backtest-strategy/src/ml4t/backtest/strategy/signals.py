@@ -43,8 +43,9 @@ from ml4t.backtest.strategy.config import (
     BacktestConfig,
     CashShortfallPolicy,
     FillTiming,
+    ShareRounding,
 )
-from ml4t.backtest.strategy.nb import simulate_signals_nb
+from ml4t.backtest.strategy.nb import simulate_signals_nb, simulate_weights_nb
 from ml4t.backtest.strategy.result import (
     EQUITY_CURVE_SCHEMA,
     FILLS_SCHEMA,
@@ -58,7 +59,13 @@ from ml4t.backtest.strategy.strategy import Strategy, round_quantity
 if TYPE_CHECKING:
     from ml4t.backtest.strategy.bar import Bar
 
-__all__ = ["SignalStrategy", "entry_quantity", "fast_path_unsupported", "run_signals"]
+__all__ = [
+    "SignalStrategy",
+    "WeightStrategy",
+    "entry_quantity",
+    "fast_path_unsupported",
+    "run_signals",
+]
 
 _TAGS = {
     0: "",
@@ -67,6 +74,7 @@ _TAGS = {
     4: "take_profit",
     5: "time_exit",
     7: "end_of_backtest",
+    8: "rebalance",
 }
 _REASONS = {
     0: "",
@@ -99,6 +107,27 @@ def entry_quantity(
     else:
         q = sizing.value / (price * multiplier)
     return round_quantity(q, step)
+
+
+class WeightStrategy(Strategy):
+    """Rebalance every bar to the target weights in one feed column (NaN = leave alone).
+
+    Each bar whose row has a finite weight calls ``rebalance(row)``: quantities
+    ``floor(weight * equity / price)`` on the quantity grid, sells before buys, trades worth
+    less than ``config.sizing.min_trade_value`` skipped (full exits always trade).
+
+    Args:
+        weights: Name of the weight column (fractions of equity).
+    """
+
+    def __init__(self, weights: str) -> None:
+        self.weights = weights
+
+    def on_bar(self, bar: Bar) -> None:
+        """Rebalance to this bar's weights."""
+        row = bar.field(self.weights)
+        if not np.isnan(row).all():
+            self.rebalance(row)
 
 
 class SignalStrategy(Strategy):
@@ -153,7 +182,9 @@ def _as_signal(row: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     return out
 
 
-def fast_path_unsupported(config: BacktestConfig) -> str | None:
+def fast_path_unsupported(
+    config: BacktestConfig, strategy: SignalStrategy | WeightStrategy | None = None
+) -> str | None:
     """Return why `config` cannot run on the fast path, or None when it can.
 
     Example:
@@ -177,6 +208,12 @@ def fast_path_unsupported(config: BacktestConfig) -> str | None:
         (risk.exit_signal is not None, "risk.exit_signal (use the exits column)"),
         (risk.has_portfolio_rules, "portfolio risk rules"),
     ]
+    if isinstance(strategy, WeightStrategy):
+        checks += [
+            (risk.has_position_rules, "position risk rules with target weights"),
+            (config.cash_shortfall is not CashShortfallPolicy.REJECT, "resize with weights"),
+            (config.share_rounding is ShareRounding.FRACTIONAL, "fractional shares"),
+        ]
     for bad, what in checks:
         if bad:
             return f"{what} is not supported by the fast path"
@@ -184,9 +221,11 @@ def fast_path_unsupported(config: BacktestConfig) -> str | None:
 
 
 def run_signals(
-    data_feed: Any, strategy: SignalStrategy, config: BacktestConfig | None = None
+    data_feed: Any,
+    strategy: SignalStrategy | WeightStrategy,
+    config: BacktestConfig | None = None,
 ) -> BacktestResult:
-    """Run a `SignalStrategy` in the numba kernel; same result as `BacktestEngine`.
+    """Run a `SignalStrategy` or `WeightStrategy` in numba; same result as `BacktestEngine`.
 
     Raises:
         ConfigError: The config uses a feature the fast path does not mirror (the message
@@ -195,10 +234,12 @@ def run_signals(
     """
     started = time.perf_counter()
     config = config if config is not None else BacktestConfig()
-    reason = fast_path_unsupported(config)
+    reason = fast_path_unsupported(config, strategy)
     if reason is not None:
         raise ConfigError(f"{reason}; run it through BacktestEngine instead")
     fields = data_feed.fields
+    if isinstance(strategy, WeightStrategy):
+        return _run_weights(data_feed, strategy, config, started)
     for name in (strategy.entries, strategy.exits):
         if name is not None and name not in fields:
             raise ConfigError(f"signal column {name!r} is not a field of the feed")
@@ -262,6 +303,60 @@ def run_signals(
         risk.max_bars_held or 0,
         config.close_positions_at_end,
         fill_cap,
+        order_cap,
+    )
+    kernel_seconds = time.perf_counter() - kernel_started
+    ts = np.asarray(data_feed.timestamps, dtype=np.int64)
+    result = _result(
+        ts, assets, mult, equity, cash, qty, value, fills, orders, trades, config, data_feed,
+        started, type(strategy).__qualname__,
+    )  # fmt: skip
+    result.metadata["kernel_seconds"] = kernel_seconds
+    return result
+
+
+def _run_weights(
+    data_feed: Any, strategy: WeightStrategy, config: BacktestConfig, started: float
+) -> BacktestResult:
+    fields = data_feed.fields
+    if strategy.weights not in fields:
+        raise ConfigError(f"weight column {strategy.weights!r} is not a field of the feed")
+    if config.price_column not in fields:
+        raise ConfigError(f"`price_column` {config.price_column!r} is not a field of the feed")
+    assets = tuple(data_feed.assets)
+    registry = data_feed.registry
+    defs = [registry[a] for a in assets]
+    mult = np.array([d.multiplier for d in defs], dtype=np.float64)
+    step = np.array([config.rounding_step(d.lot_size) for d in defs], dtype=np.float64)
+    weights = np.asarray(fields[strategy.weights], dtype=np.float64)
+    n_rows = int(np.count_nonzero(~np.isnan(weights).all(axis=1)))
+    n_a = len(assets)
+    order_cap = n_rows * n_a + 2 * n_a + 1
+    comm_kind, c1, c2, c3, c4 = _commission_params(config)
+    slip_kind, slip_value = _slippage_params(config)
+    kernel_started = time.perf_counter()
+    equity, cash, qty, value, fills, orders, trades = simulate_weights_nb(
+        data_feed.open,
+        data_feed.high,
+        data_feed.low,
+        data_feed.close,
+        fields[config.price_column],
+        weights,
+        float(config.initial_cash),
+        mult,
+        step,
+        float(config.sizing.min_trade_value),
+        comm_kind,
+        c1,
+        c2,
+        c3,
+        c4,
+        slip_kind,
+        slip_value,
+        config.fill_timing is FillTiming.SAME_CLOSE,
+        config.exit_first,
+        config.close_positions_at_end,
+        order_cap,
         order_cap,
     )
     kernel_seconds = time.perf_counter() - kernel_started
@@ -394,11 +489,16 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
         },
         schema=ORDERS_SCHEMA,
     ).sort("order_id")
-    ta = np.nan_to_num(trades).astype(np.int64) if trades.size else np.zeros((0, 15), np.int64)
+    ta = (
+        np.nan_to_num(trades).astype(np.int64)
+        if trades.size
+        else np.zeros((0, trades.shape[1]), np.int64)
+    )
+    sides = ta[:, 15] if trades.shape[1] > 15 else np.ones(trades.shape[0], dtype=np.int64)
     trades_df = pl.DataFrame(
         {
             "asset": pl.Series(names[ta[:, 0]].tolist(), dtype=pl.String),
-            "side": pl.Series(np.ones(trades.shape[0], dtype=np.int8), dtype=pl.Int8),
+            "side": pl.Series(sides.astype(np.int8), dtype=pl.Int8),
             "quantity": trades[:, 1],
             "entry_time": pl.Series(ts[ta[:, 2]], dtype=pl.Int64).cast(_TS),
             "exit_time": pl.Series(ts[ta[:, 3]], dtype=pl.Int64).cast(_TS),
