@@ -11,7 +11,8 @@ Each workload runs in its own process so that peak RSS is its own. Prints asset-
 events) per second and peak RSS in MB.
 
 ``rebalance_band`` is workload 1 with a 10% no-trade band (``min_trade_value`` = 10% of a
-position's target value), to show how much of its time is spent per order.
+position's target value), to show how much of its time is spent per order;
+``rebalance_fast`` a long-only top-50 daily rebalance as a weight column through the fast path.
 
 Run: ``uv run python benchmarks/bench_engine.py [--case NAME] [--bars N]``
 """
@@ -34,6 +35,7 @@ from ml4t.backtest.strategy import (
     BacktestEngine,
     SignalStrategy,
     Strategy,
+    WeightStrategy,
     run_signals,
 )
 
@@ -146,6 +148,43 @@ def case_rebalance_band(n_t: int) -> tuple[float, int, str]:
     return case_rebalance(n_t, min_trade_fraction=0.1)
 
 
+def case_rebalance_fast(n_t: int) -> tuple[float, int, str]:
+    # long-only variant (the fast path mirrors cash accounts): top 50 equal weight, daily,
+    # as a weight column through WeightStrategy + run_signals
+    n_a = 500
+    fields = _walk(n_t, n_a, 1, 0.015)
+    rng = np.random.default_rng(2)
+    score = np.zeros((n_t, n_a))
+    score[0] = rng.normal(size=n_a)
+    noise = rng.normal(size=(n_t, n_a))
+    for t in range(1, n_t):
+        score[t] = 0.98 * score[t - 1] + 0.2 * noise[t]
+    top = np.argsort(score, axis=1)[:, -50:]
+    weights = np.zeros((n_t, n_a))
+    np.put_along_axis(weights, top, 0.98 / 50, axis=1)
+    fields["w"] = weights
+    ts = 19_000 * DAY + np.arange(n_t, dtype=np.int64) * DAY
+    feed = DataFeed(ts, [f"S{j:03d}" for j in range(n_a)], fields, signal_names=["w"])
+    config = BacktestConfig(
+        initial_cash=10_000_000.0,
+        commission={"kind": "per_share", "per_share": 0.005, "minimum": 1.0},
+        slippage={"kind": "fixed_bps", "bps": 1.0},
+        sizing={"min_trade_value": 0.002 * 10_000_000.0 / 50},
+    )
+    strategy = WeightStrategy("w")
+    run_signals(feed, strategy, config)  # warm-up
+    start = time.perf_counter()
+    result = run_signals(feed, strategy, config)
+    elapsed = time.perf_counter() - start
+    kernel = result.metadata["kernel_seconds"]
+    return (
+        elapsed,
+        n_t * n_a,
+        f"fills={result.fills.height} kernel alone {kernel:.3f} s = "
+        f"{n_t * n_a / kernel:,.0f} asset-bars/s",
+    )
+
+
 def case_events(n_t: int) -> tuple[float, int, str]:
     fields = _walk(n_t, 1, 3, 0.001)
     ts = 19_000 * DAY + np.arange(n_t, dtype=np.int64) * MINUTE
@@ -191,6 +230,11 @@ CASES = {
         case_rebalance_band,
         2_520,
         "500 assets x {n} daily bars, top/bottom-25, 10% band",
+    ),
+    "rebalance_fast": (
+        case_rebalance_fast,
+        2_520,
+        "500 assets x {n} daily bars, long top-50, fast path",
     ),
     "events": (case_events, 1_000_000, "1 asset x {n} minute bars, on_market_data SMA 10/30"),
     "fast": (case_fast, 1_000_000, "1 asset x {n} minute bars, SMA 10/30 via fast path"),

@@ -619,6 +619,17 @@ TAG_REBALANCE = 8
 
 
 @njit(cache=True)
+def _grow_rows(arr: npt.NDArray[np.float64], need: int) -> npt.NDArray[np.float64]:
+    # Return `arr` with at least `need` rows (doubling), copying the existing rows.
+    if need <= arr.shape[0]:
+        return arr
+    rows = max(need, 2 * arr.shape[0])
+    out = np.zeros((rows, arr.shape[1]))
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@njit(cache=True)
 def _book_fill_lots(  # noqa: PLR0917
     j: int,
     signed: float,
@@ -784,9 +795,10 @@ def simulate_weights_nb(  # noqa: PLR0917
     cash_out = np.empty(n_t)
     qty_hist = np.zeros((n_t, n_a))
     value_hist = np.zeros((n_t, n_a))
-    fills = np.zeros((fill_cap, 11))
-    orders = np.zeros((order_cap, 12))
-    trades = np.zeros((fill_cap, 16))
+    start_rows = min(order_cap, 4 * n_a + 64)  # record arrays grow as needed
+    fills = np.zeros((start_rows, 11))
+    orders = np.zeros((start_rows, 12))
+    trades = np.zeros((start_rows, 16))
     n_fill = 0
     n_order = 0
     n_trade = 0
@@ -867,6 +879,7 @@ def simulate_weights_nb(  # noqa: PLR0917
                         for i in range(n_g):
                             j = sells[i] if g == 0 else buys[i]
                             q = deltas[j]
+                            orders = _grow_rows(orders, n_order + 1)
                             row = n_order
                             n_order += 1
                             orders[row, 0] = next_id
@@ -927,6 +940,7 @@ def simulate_weights_nb(  # noqa: PLR0917
                         if qty[j] == 0.0:
                             continue
                         q = -qty[j]
+                        orders = _grow_rows(orders, n_order + 1)
                         row = n_order
                         n_order += 1
                         orders[row, 0] = next_id
@@ -1016,6 +1030,7 @@ def simulate_weights_nb(  # noqa: PLR0917
                     orders[s, 7] = _FILLED
                     pend_pos[j] += side * oq
                     pend_bp += (closing - opening) * px * m - comm
+                    fills = _grow_rows(fills, n_fill + 1)
                     f = n_fill
                     n_fill += 1
                     fills[f, 0] = t
@@ -1057,6 +1072,12 @@ def simulate_weights_nb(  # noqa: PLR0917
                     last[j] = px
                 q2 = qty[j] + signed
                 qty[j] = 0.0 if abs(q2) < 1e-9 * max(1.0, abs(signed)) else q2
+                n_lots = 0  # a fill closes at most every open lot of its asset
+                k = head[j]
+                while k >= 0:
+                    n_lots += 1
+                    k = lot_next[k]
+                trades = _grow_rows(trades, n_trade + n_lots + 1)
                 n_free, n_trade = _book_fill_lots(
                     j, signed, px, t, comm, fills[f, 8], fills[f, 10], m, bar_count,
                     lot_qty, lot_f, lot_i, lot_next, head, tail, free, n_free, trades, n_trade,
