@@ -441,3 +441,25 @@ class TestCorporateActions:
             corporate_actions=[div],
         ).run()
         assert r.equity_curve["equity"].to_list() == [1_000.0, 1_000.0, 1_050.0]
+
+
+class TestBrokerSettingsPassThrough:
+    def test_next_close_fills_at_the_following_close(self, feed_factory, free_config):
+        feed = feed_factory([[10.0], [11.0], [12.0]], open_=[[9.0], [10.5], [11.5]])
+        r = BacktestEngine(
+            data_feed=feed,
+            strategy=BuyThenSell(sell_at=99, qty=10),
+            config=free_config(fill_timing="next_close"),
+        ).run()
+        assert r.fills["price"].to_list() == [11.0]
+        assert r.fills["timestamp"].dt.day().to_list() == [2]
+
+    def test_volume_limit_splits_a_large_order_over_bars(self, feed_factory, free_config):
+        feed = feed_factory([[10.0]] * 5, volume=100.0)
+        r = BacktestEngine(
+            data_feed=feed,
+            strategy=BuyThenSell(sell_at=99, qty=25),
+            config=free_config(volume_limit=0.1),
+        ).run()
+        assert r.fills["quantity"].to_list() == [10.0, 10.0, 5.0]
+        assert r.orders["status"].to_list() == ["FILLED"]
