@@ -674,7 +674,8 @@ class _Run:
                 if trace is not None:
                     trace.append((t, "corporate_actions"))
                 # 2. working orders against the new bar
-                fills = broker.process_bar(t, ts, o_arr[t], h_arr[t], l_arr[t], c_arr[t], v_arr[t])
+                o_r, h_r, l_r, c_r, v_r = o_arr[t], h_arr[t], l_arr[t], c_arr[t], v_arr[t]
+                fills = broker.process_bar(t, ts, o_r, h_r, l_r, c_r, v_r)
                 if fills:
                     self._apply_fills(fills)
                 self._drain_order_events()
@@ -688,7 +689,7 @@ class _Run:
                         last_price[0] = p
                 else:
                     np.copyto(last_price, row, where=~np.isnan(row))
-                portfolio.mark(ts, last_price, h_arr[t], l_arr[t])
+                portfolio.mark(ts, last_price, h_r, l_r)
                 if trace is not None:
                     trace.append((t, "mark"))
                 # 4. risk rules
@@ -722,20 +723,20 @@ class _Run:
                                 MarketEvent(
                                     ts,
                                     asset,
-                                    float(o_arr[t, 0]),
-                                    float(h_arr[t, 0]),
-                                    float(l_arr[t, 0]),
-                                    float(c_arr[t, 0]),
-                                    float(v_arr[t, 0]),
+                                    o_r.item(0),
+                                    h_r.item(0),
+                                    l_r.item(0),
+                                    c_r.item(0),
+                                    v_r.item(0),
                                 )
                             )
                     else:
                         o_row, h_row, l_row, c_row, v_row = (
-                            o_arr[t].tolist(),
-                            h_arr[t].tolist(),
-                            l_arr[t].tolist(),
-                            c_arr[t].tolist(),
-                            v_arr[t].tolist(),
+                            o_r.tolist(),
+                            h_r.tolist(),
+                            l_r.tolist(),
+                            c_r.tolist(),
+                            v_r.tolist(),
                         )
                         for j in np.flatnonzero(has_bar[t]).tolist():
                             asset = assets[j]
@@ -749,12 +750,12 @@ class _Run:
                 if trace is not None:
                     trace.append((t, "strategy"))
                 # 6. same-bar-close fills
-                close_row = c_arr[t]
+                close_row = c_r
                 if close_at_end and t == n_t - 1:
                     self._close_all_at_end()
                     # an asset without a bar at the end closes at its last known price
                     close_row = np.where(np.isnan(close_row), last_price, close_row)
-                fills = broker.process_close(t, ts, close_row, v_arr[t])
+                fills = broker.process_close(t, ts, close_row, v_r)
                 if fills:
                     self._apply_fills(fills)
                 self._drain_order_events()
