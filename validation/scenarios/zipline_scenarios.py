@@ -68,11 +68,13 @@ register(
         lambda: zipline_window("buy_and_hold"),
         _peer("buy_and_hold"),
         known_difference=(
-            "zipline credits a cash dividend on its pay date; every dividend of this bundle has"
-            " an empty pay_date, so zipline never pays MSFT's 20 dividends of 2008-2012 (the"
-            " stored results hold no dividend cash). ml4t-backtest pays each dividend on the"
-            " ex-date; the test asserts identical fills and that the value difference equals"
-            " 100 x the sum of MSFT's ex-dividend amounts in the window."
+            "zipline pays a cash dividend on its pay date (finance/ledger.py keys unpaid"
+            " dividends by pay_date); every dividend of this bundle has an empty pay_date, and"
+            " zipline's own csvdir and quandl bundles write pay_date = NaT too (csvdir.py:271,"
+            " quandl.py:139), so zipline never pays MSFT's and AAPL's dividends of 2008-2012:"
+            " the stored results hold no dividend cash. ml4t-backtest pays each dividend on the"
+            " ex-date (no pay date given); the test asserts identical fills and a value"
+            " difference of exactly 100 x the sum of the ex-dividend amounts in the window."
         ),
     )
 )
