@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from ml4t.backtest.core.data import DataFeed
 from ml4t.backtest.core.errors import ConfigError
+from ml4t.backtest.strategy.bar import Bar
 from ml4t.backtest.strategy.config import (
     AccountPolicy,
     BacktestConfig,
@@ -11,12 +14,14 @@ from ml4t.backtest.strategy.config import (
     IntrabarPolicy,
     ShareRounding,
 )
+from ml4t.backtest.strategy.engine import BacktestEngine
 from ml4t.backtest.strategy.presets import (
     PEER_VERSIONS,
     PRESET_GAPS,
     PRESET_NAMES,
     preset_overrides,
 )
+from ml4t.backtest.strategy.strategy import Strategy
 
 
 class TestPresetRegistry:
@@ -144,3 +149,50 @@ class TestPresetIsAPlainConfig:
     def test_invalid_override_on_a_preset_names_the_field(self) -> None:
         with pytest.raises(ConfigError, match="initial_cash"):
             BacktestConfig.preset("zipline", initial_cash=-1.0)
+
+
+class _BuyTenOnFirstBar(Strategy):
+    def on_bar(self, bar: Bar) -> None:
+        if bar.index == 0:
+            self.buy("X", 10)
+
+
+def _fill_of(preset: str, **overrides: object) -> tuple[int, float, float]:
+    # Three daily bars with distinct opens and closes; returns (bar, price, commission).
+    o = np.array([[10.0], [11.0], [12.0]])
+    c = np.array([[10.5], [11.5], [12.5]])
+    feed = DataFeed(
+        np.arange(3) * 86_400 * 10**9,
+        ["X"],
+        {"open": o, "high": c + 1.0, "low": o - 1.0, "close": c, "volume": o * 0 + 1e6},
+    )
+    cfg = BacktestConfig.preset(preset, **overrides)
+    result = BacktestEngine(data_feed=feed, strategy=_BuyTenOnFirstBar(), config=cfg).run()
+    (fill,) = result.fills.iter_rows(named=True)
+    bar = int(fill["timestamp"].timestamp()) // 86_400
+    return bar, fill["price"], fill["commission"]
+
+
+class TestPresetsDriveTheEngine:
+    # An order placed on bar 0 (open 10.0, close 10.5); bar 1: open 11.0, close 11.5.
+
+    def test_backtrader_fills_at_the_next_open_without_costs(self) -> None:
+        assert _fill_of("backtrader") == (1, 11.0, 0.0)
+
+    def test_backtesting_py_fills_at_the_next_open_without_costs(self) -> None:
+        assert _fill_of("backtesting.py") == (1, 11.0, 0.0)
+
+    def test_vectorbt_fills_at_the_signal_bars_close(self) -> None:
+        assert _fill_of("vectorbt", initial_cash=1_000.0) == (0, 10.5, 0.0)
+
+    def test_zipline_fills_at_the_next_close_with_5_bp_and_per_share_costs(self) -> None:
+        bar, price, commission = _fill_of("zipline")
+        assert bar == 1
+        assert price == pytest.approx(11.5 * 1.0005)  # 5 bp against the buyer
+        assert commission == pytest.approx(10 * 0.001)  # $0.001/share, no minimum
+
+    def test_realistic_fills_at_the_next_open_with_default_costs(self) -> None:
+        bar, price, commission = _fill_of("realistic")
+        assert bar == 1
+        assert price == pytest.approx(11.0 * 1.0001)  # 1 bp
+        assert commission == 1.0  # 10 x $0.005 = $0.05 -> $1 minimum
