@@ -463,3 +463,18 @@ class TestBrokerSettingsPassThrough:
         ).run()
         assert r.fills["quantity"].to_list() == [10.0, 10.0, 5.0]
         assert r.orders["status"].to_list() == ["FILLED"]
+
+
+def test_progress_callback_reports_increasing_counts_and_finishes(feed_factory, free_config):
+    feed = feed_factory([[10.0]] * 450)
+    calls: list[tuple[int, int]] = []
+    BacktestEngine(
+        data_feed=feed,
+        strategy=BuyThenSell(),
+        config=free_config(),
+        progress=lambda done, total: calls.append((done, total)),
+    ).run()
+    assert calls[-1] == (450, 450)
+    dones = [d for d, _ in calls]
+    assert dones == sorted(dones)
+    assert len(calls) == 225  # at bars 2, 4, ..., 450 (every 450 // 200 = 2 bars)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -82,6 +82,9 @@ class BacktestEngine:
         strategy: The strategy instance.
         config: Run settings; defaults to ``BacktestConfig()``.
         corporate_actions: Events (splits, dividends, ...) applied in phase 1 of their bar.
+        trace_phases: Record the (bar, phase) sequence in `phase_log` (for tests and docs).
+        progress: Called as ``progress(done, total)`` about 200 times during the run and once
+            at the end (e.g. to drive a progress bar); None for no reports.
 
     Attributes:
         partial_result: After a failed run, the results up to the failing bar.
@@ -113,6 +116,7 @@ class BacktestEngine:
         *,
         corporate_actions: Iterable[CorporateActionEvent] = (),
         trace_phases: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         if not isinstance(strategy, Strategy):
             raise ConfigError(
@@ -123,6 +127,7 @@ class BacktestEngine:
         self.config = config if config is not None else BacktestConfig()
         self.corporate_actions = tuple(sorted(corporate_actions, key=lambda e: e.timestamp))
         self.trace_phases = trace_phases
+        self.progress = progress
         self.partial_result: BacktestResult | None = None
         self.phase_log: list[tuple[int, str]] = []
 
@@ -137,6 +142,7 @@ class BacktestEngine:
         self.partial_result = None
         run = _Run(self.feed, self.strategy, self.config, self.corporate_actions)
         run.trace = self.phase_log if self.trace_phases else None
+        run.progress = self.progress
         if self.trace_phases:
             self.phase_log.clear()
         try:
@@ -211,6 +217,7 @@ class _Run:
         self.strategy = strategy
         self.config = config
         self.trace: list[tuple[int, str]] | None = None
+        self.progress: Callable[[int, int], None] | None = None
         self.assets: tuple[AssetId, ...] = tuple(feed.assets)
         self.asset_index: dict[AssetId, int] = dict(feed.asset_index)
         self.ts: npt.NDArray[np.int64] = np.asarray(feed.timestamps, dtype=np.int64)
@@ -656,6 +663,9 @@ class _Run:
         n_a = self.n_a
         single = n_a == 1
         close_at_end = config.close_positions_at_end
+        progress = self.progress
+        report_every = max(1, n_t // 200)
+        next_report = report_every if progress is not None else n_t + 1
         callback: str | None = None
         asset: AssetId | None = None
         t = -1
@@ -765,12 +775,18 @@ class _Run:
                 self._record(t)
                 if trace is not None:
                     trace.append((t, "record"))
+                if t + 1 == next_report:
+                    assert progress is not None
+                    progress(t + 1, n_t)
+                    next_report += report_every
             if self.events:
                 callback = "on_fill/on_order"
                 self._deliver_events(strategy, use_fill, use_order)
             callback = "on_end"
             strategy.on_end(ctx)
             callback = None
+            if progress is not None and (n_t == 0 or n_t % report_every):
+                progress(n_t, n_t)  # the last report always says "done"
         except Exception as exc:
             if callback is None:
                 raise
