@@ -38,6 +38,7 @@ class Scenario:
     known_difference: str | None = None
     difference_check: Callable[[RunResult, RunResult], None] | None = None
     ml4t_gap: str | None = None
+    open_gap: str | None = None
 
 
 SCENARIOS: dict[str, Scenario] = {}
@@ -57,6 +58,7 @@ def attach_ml4t(
     *,
     known_difference: str | None = None,
     difference_check: Callable[[RunResult, RunResult], None] | None = None,
+    open_gap: str | None = None,
 ) -> None:
     """Give the registered scenario `name` its ml4t-backtest run (and documented difference)."""
     old = SCENARIOS[name]
@@ -65,4 +67,5 @@ def attach_ml4t(
         run_ml4t=run_ml4t,
         known_difference=known_difference or old.known_difference,
         difference_check=difference_check or old.difference_check,
+        open_gap=open_gap or old.open_gap,
     )

@@ -134,6 +134,8 @@ def write_report(outcomes: list[Outcome]) -> None:
             lines.append(f"  - Documented difference: {s.known_difference}")
         if s.ml4t_gap:
             lines.append(f"  - No ml4t run: {s.ml4t_gap}")
+        if s.open_gap and o.status == "MISMATCH":
+            lines.append(f"  - Why it does not match yet: {s.open_gap}")
         if o.comparison is not None and o.comparison.first_mismatch and o.status == "MISMATCH":
             lines.append(f"  - First mismatch: `{o.comparison.first_mismatch}`")
     lines += [

@@ -404,10 +404,23 @@ def _attach() -> None:
         "bt_stop_limit_entry",
         _ml4t(lambda: ms.PendingEntry(size=SIZE, stop=1.01, limit=1.015)),
     )
-    attach_ml4t("bt_trailing_stop", _ml4t(lambda: ms.TrailingEntry(size=SIZE, trail=0.05)))
+    attach_ml4t(
+        "bt_trailing_stop",
+        _ml4t(lambda: ms.TrailingEntry(size=SIZE, trail=0.05)),
+        open_gap=(
+            "Backtrader trails the stop from each bar's close (order.py trailadjust(pclose));"
+            " ml4t trails from the bar's high (execution/fills.py update_trailing), so its stop"
+            " sits higher and exits earlier. BacktestConfig has no trailing-reference field."
+        ),
+    )
     attach_ml4t(
         "bt_bracket_same_bar",
         _ml4t(lambda: ms.BracketEntry(size=SIZE, stop=0.985, target=1.015)),
+        open_gap=(
+            "Backtrader activates a bracket's stop and target on the bar after the entry fills;"
+            " ml4t (like backtesting.py, which bp_bracket_sl_tp matches) already checks them on"
+            " the entry bar. BacktestConfig has no field for the activation bar."
+        ),
     )
     attach_ml4t("bt_percent_sizer", _ml4t(lambda: ms.PercentEntry(0.5)))
     attach_ml4t(
@@ -417,8 +430,22 @@ def _attach() -> None:
     attach_ml4t(
         "bt_commission_percent", _ml4t(cross, commission={"kind": "percent", "rate": 0.001})
     )
-    attach_ml4t("bt_slippage_fixed", _ml4t(cross, slippage={"kind": "fixed", "per_unit": 0.05}))
-    attach_ml4t("bt_slippage_percent", _ml4t(cross, slippage={"kind": "fixed_bps", "bps": 10.0}))
+    cap = (
+        "Backtrader caps a slipped price at the bar's high (buys) or low (sells)"
+        " (bbroker.py _slip_up/_slip_down with slip_match=True); ml4t applies slippage"
+        " uncapped, so fills on bars that open at their high or low differ. BacktestConfig"
+        " has no slippage-cap field."
+    )
+    attach_ml4t(
+        "bt_slippage_fixed",
+        _ml4t(cross, slippage={"kind": "fixed", "per_unit": 0.05}),
+        open_gap=cap,
+    )
+    attach_ml4t(
+        "bt_slippage_percent",
+        _ml4t(cross, slippage={"kind": "fixed_bps", "bps": 10.0}),
+        open_gap=cap,
+    )
     attach_ml4t("bt_short_reversal", _ml4t(lambda: ms.Reversal(SIZE)))
     attach_ml4t("bt_pyramiding", _ml4t(lambda: ms.Pyramid(step=20, cap=100)))
     attach_ml4t("bt_intraday_minute", _ml4t(lambda: ml4t_runs.CrossStrategy(10)))
