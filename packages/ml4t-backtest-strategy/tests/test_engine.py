@@ -478,3 +478,17 @@ def test_progress_callback_reports_increasing_counts_and_finishes(feed_factory, 
     dones = [d for d, _ in calls]
     assert dones == sorted(dones)
     assert len(calls) == 225  # at bars 2, 4, ..., 450 (every 450 // 200 = 2 bars)
+
+
+def test_bid_ask_columns_make_market_orders_cross_the_spread(feed_factory, free_config):
+    n = 4
+    feed = feed_factory(
+        [[10.0]] * n,
+        signals={"bid": np.full((n, 1), 9.9), "ask": np.full((n, 1), 10.1)},
+    )
+    r = BacktestEngine(
+        data_feed=feed,
+        strategy=BuyThenSell(buy_at=0, sell_at=1, qty=10),
+        config=free_config(),
+    ).run()
+    assert r.fills["price"].to_list() == [10.1, 9.9]  # buy at the ask, sell at the bid

@@ -663,6 +663,10 @@ class _Run:
         n_a = self.n_a
         single = n_a == 1
         close_at_end = config.close_positions_at_end
+        # quoted bid/ask columns: market orders buy at the ask and sell at the bid
+        quotes = "bid" in self.fields and "ask" in self.fields
+        bid_arr = self.fields.get("bid", c_arr)
+        ask_arr = self.fields.get("ask", c_arr)
         progress = self.progress
         report_every = max(1, n_t // 200)
         next_report = report_every if progress is not None else n_t + 1
@@ -685,7 +689,12 @@ class _Run:
                     trace.append((t, "corporate_actions"))
                 # 2. working orders against the new bar
                 o_r, h_r, l_r, c_r, v_r = o_arr[t], h_arr[t], l_arr[t], c_arr[t], v_arr[t]
-                fills = broker.process_bar(t, ts, o_r, h_r, l_r, c_r, v_r)
+                if quotes:
+                    fills = broker.process_bar(
+                        t, ts, o_r, h_r, l_r, c_r, v_r, bid=bid_arr[t], ask=ask_arr[t]
+                    )
+                else:
+                    fills = broker.process_bar(t, ts, o_r, h_r, l_r, c_r, v_r)
                 if fills:
                     self._apply_fills(fills)
                 self._drain_order_events()
@@ -765,7 +774,12 @@ class _Run:
                     self._close_all_at_end()
                     # an asset without a bar at the end closes at its last known price
                     close_row = np.where(np.isnan(close_row), last_price, close_row)
-                fills = broker.process_close(t, ts, close_row, v_r)
+                if quotes:
+                    fills = broker.process_close(
+                        t, ts, close_row, v_r, bid=bid_arr[t], ask=ask_arr[t]
+                    )
+                else:
+                    fills = broker.process_close(t, ts, close_row, v_r)
                 if fills:
                     self._apply_fills(fills)
                 self._drain_order_events()

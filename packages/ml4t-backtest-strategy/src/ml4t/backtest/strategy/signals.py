@@ -238,6 +238,11 @@ def run_signals(
     if reason is not None:
         raise ConfigError(f"{reason}; run it through BacktestEngine instead")
     fields = data_feed.fields
+    if "bid" in fields and "ask" in fields:
+        raise ConfigError(
+            "feeds with bid/ask quotes fill at the quotes, which the fast path does not "
+            "mirror; run the strategy through BacktestEngine instead"
+        )
     if isinstance(strategy, WeightStrategy):
         return _run_weights(data_feed, strategy, config, started)
     for name in (strategy.entries, strategy.exits):
