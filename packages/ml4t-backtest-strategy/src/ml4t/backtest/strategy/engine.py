@@ -287,6 +287,7 @@ class _Run:
         )
         self.risk = RiskManager(config.risk, n_a, atr_values=atr_values, exit_signal=exit_signal)
         self.summary = _PortfolioSummary(self)
+        self.portfolio_rules = config.risk.has_portfolio_rules  # checked on every order
         # result buffers, preallocated
         self.buf_equity = np.full(n_t, np.nan)
         self.buf_cash = np.full(n_t, np.nan)
@@ -341,7 +342,7 @@ class _Run:
             self.orders.append((order, self.now))
             self.events.append(order.to_event(self.now))
             return order
-        if check_risk and self.risk.config.has_portfolio_rules:
+        if check_risk and self.portfolio_rules:
             reason = self.risk.check_order(
                 j,
                 quantity,
@@ -431,7 +432,7 @@ class _Run:
             tag=tag,
         )
         entry = orders[0]
-        if self.risk.config.has_portfolio_rules:
+        if self.portfolio_rules:
             reason = self.risk.check_order(
                 j,
                 quantity,
