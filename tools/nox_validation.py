@@ -4,10 +4,11 @@ Both install the locked workspace plus a peer dependency group into the session'
 (``uv sync --frozen --group ...``); the peers never reach a runtime dependency.
 
 - ``nox -s validation``: the cross-framework suite (validation/); writes docs/validation.md.
-  The Zipline scenarios compare with zipline's own stored results for its example algorithms
-  (which zipline-reloaded 3.2.1 reproduces exactly), because zipline needs pandas < 3 and
-  VectorBT 1.2 pandas >= 3: the ``validation-zipline`` group (declared conflicting in
-  [tool.uv]) installs zipline-reloaded alone for anyone re-checking those results.
+  Its Zipline scenarios compare with zipline's own stored results for its example algorithms,
+  because zipline needs pandas < 3 and VectorBT 1.2 pandas >= 3.
+- ``nox -s validation_zipline``: zipline-reloaded itself, in the ``validation-zipline`` group
+  (declared conflicting in [tool.uv]): live runs on the same bundle (split; dividends paid)
+  against ml4t, stored in validation/zipline_live/results.json for the report.
 - ``nox -s bench``: benchmarks/run.py; pass ``-- --quick`` for the short run. Writes
   benchmarks/results/*.json, docs/benchmarks.md and docs/benchmarks.png.
 """
@@ -18,7 +19,7 @@ import nox
 
 PYTHON = "3.11"
 
-__all__ = ["bench", "validation"]
+__all__ = ["bench", "validation", "validation_zipline"]
 
 
 def _sync(session: nox.Session, *groups: str) -> None:
@@ -44,6 +45,24 @@ def validation(session: nox.Session) -> None:
         "-q",
         *session.posargs,
         env={"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"},
+    )
+
+
+@nox.session(python=PYTHON)
+def validation_zipline(session: nox.Session) -> None:
+    """Run zipline-reloaded live (pandas < 3 env) against its stored results and ml4t.
+
+    Writes validation/zipline_live/results.json, which `validation` puts in the report.
+    """
+    _sync(session, "validation-zipline")
+    session.run(
+        "pytest",
+        "validation/zipline_live",
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        *session.posargs,
+        env={"PYTHONHASHSEED": "0"},
     )
 
 

@@ -126,6 +126,29 @@ def write_report(outcomes: list[Outcome]) -> None:
                 "seconds": round(o.seconds, 3),
             }
         )
+    live = ROOT / "validation" / "zipline_live" / "results.json"
+    if live.exists():
+        lines += [
+            "",
+            "## Live Zipline runs",
+            "",
+            "zipline-reloaded needs pandas < 3, so it runs in its own environment"
+            " (`nox -s validation_zipline`, group `validation-zipline`) on the same bundle"
+            " ingested from `validation/data/zipline_test_bundle`; that session stores its"
+            " outcome in `validation/zipline_live/results.json`, shown here. It also checks that"
+            " the live run reproduces zipline's stored `buyapple` results exactly.",
+            "",
+            "| scenario | covers | peer & version | fills peer / ml4t / matched |"
+            " final value peer | final value ml4t | rel. difference | status | run at |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for name, r in json.loads(live.read_text(encoding="utf-8")).items():
+            lines.append(
+                f"| `{name}` | {r['covers']} | {r['peer']} | {r['fills_peer']} /"
+                f" {r['fills_ml4t']} / {r['fills_matched']} | {r['value_peer']:,.4f} |"
+                f" {r['value_ml4t']:,.4f} | {r['relative_difference']:.2e} | {r['status']} |"
+                f" {r['run_at']} |"
+            )
     lines += ["", "## Scenarios", ""]
     for o in outcomes:
         s = o.scenario
