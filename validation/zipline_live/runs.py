@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from datetime import datetime
@@ -28,7 +30,10 @@ def ingest_bundle(pay_on_ex_date: bool) -> str:
     With `pay_on_ex_date` every dividend's pay_date is its ex_date (the bundle leaves it empty,
     and zipline never pays a dividend without a pay date).
     """
-    os.environ.setdefault("ZIPLINE_ROOT", tempfile.mkdtemp(prefix="ml4t-zipline-"))
+    if "ZIPLINE_ROOT" not in os.environ:  # a private root, removed when the process ends
+        root = tempfile.mkdtemp(prefix="ml4t-zipline-")
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        os.environ["ZIPLINE_ROOT"] = root
     from zipline.data.bundles import ingest, register  # noqa: PLC0415 - zipline env only
 
     bars = pd.read_csv(_DIR / "daily_bars_raw_aapl_msft_2008_2014.csv.gz", parse_dates=["date"])
