@@ -398,6 +398,16 @@ KNOWN_DIFFERENCES = {
 """Why an engine's answer differs on a workload (shown under the table; it stays unranked)."""
 
 
+PATH_NOTES = {
+    "longshort": (
+        "ml4t paths: `on_bar` only. `on_market_data` sees one asset at a time and cannot rank"
+        " the universe; the target-weight fast path (`WeightStrategy` through `run_signals`)"
+        " needs a cash account, and this workload sells short."
+    ),
+}
+"""Why an ml4t path does not appear for a kind of workload."""
+
+
 def write_docs(report: dict[str, Any]) -> None:
     """Write docs/benchmarks.md (tables, ratios) and docs/benchmarks.png (chart)."""
     runs = report["runs"]
@@ -452,6 +462,8 @@ def write_docs(report: dict[str, Any]) -> None:
                 f"| {r['label']} | {size} | {r['seconds']:.3f} | {scaled:.2f} | {tput:,.0f} |"
                 f" {rss} | {r['fills']:.0f} | {r['final_equity']:,.2f} | {r['check']} |"
             )
+        if w["kind"] in PATH_NOTES:
+            lines += ["", PATH_NOTES[w["kind"]]]
         for r in rows:
             why = KNOWN_DIFFERENCES.get((r["engine"], r["kind"]))
             if why and str(r.get("check", "")).startswith("DIFFERENT"):
