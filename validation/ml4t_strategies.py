@@ -8,6 +8,7 @@ from ml4t.backtest.strategy.strategy import Strategy
 
 __all__ = [
     "BracketEntry",
+    "CrossOnMarketData",
     "PendingEntry",
     "PercentEntry",
     "Pyramid",
@@ -137,4 +138,22 @@ class Pyramid(Strategy):
         if entry > 0 and pos < self.cap:
             self.buy(asset, self.step)
         elif exit_ > 0 and pos > 0:
+            self.close_position(asset)
+
+
+class CrossOnMarketData(Strategy):
+    """`CrossStrategy` written for the per-asset ``on_market_data`` path.
+
+    The signal columns are read through ``history(name, 1, asset)`` (the value at this bar).
+    """
+
+    def __init__(self, size: float) -> None:
+        self.size = size
+
+    def on_market_data(self, event: Any) -> None:
+        asset = event.asset
+        pos = self.get_position(asset)
+        if pos == 0 and self.history("entry", 1, asset)[-1] > 0 and not self.open_orders(asset):
+            self.buy(asset, self.size)
+        elif pos != 0 and self.history("exit", 1, asset)[-1] > 0:
             self.close_position(asset)

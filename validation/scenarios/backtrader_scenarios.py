@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -13,7 +14,7 @@ from validation import datasets, ml4t_runs, signals
 from validation import ml4t_strategies as ms
 from validation.common import RunResult, fills_frame
 from validation.peers import backtrader_runs as btr
-from validation.registry import Scenario, attach_ml4t, register
+from validation.registry import SCENARIOS, Scenario, attach_ml4t, register
 
 __all__ = ["SWEEP_FASTS", "SWEEP_SLOWS", "orcl_cross"]
 
@@ -470,6 +471,16 @@ def _attach() -> None:
     )
     attach_ml4t("bt_futures_multiplier", lambda bars: futures(bars, registry))
     attach_ml4t("bt_optimizer_sweep_40", _ml4t_sweep)
+    for name, size in (("bt_market_next_open", SIZE), ("bt_intraday_minute", 10)):
+        base = SCENARIOS[name]
+        register(
+            replace(
+                base,
+                name=f"{name}_on_market_data",
+                covers=f"{base.covers} (ml4t on_market_data path)",
+                run_ml4t=_ml4t(partial(ms.CrossOnMarketData, size)),
+            )
+        )
 
 
 def _ml4t_sweep(bars: pl.DataFrame) -> RunResult:
