@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import nox
@@ -144,12 +145,10 @@ def build(session: nox.Session) -> None:
 
 def _check_wheel_layout(session: nox.Session, out: Path) -> None:
     """Fail when a wheel breaks the namespace layout (see docs/architecture/0001)."""
-    import zipfile
-
     for wheel in sorted(out.glob("*.whl")):
         names = zipfile.ZipFile(wheel).namelist()
         if "ml4t/__init__.py" in names:
-            session.error(f"{wheel.name} ships ml4t/__init__.py; the ml4t level must be a namespace")
+            session.error(f"{wheel.name} ships ml4t/__init__.py; ml4t must stay a namespace")
         is_meta = wheel.name.startswith("ml4t_backtest-")
         if ("ml4t/backtest/__init__.py" in names) != is_meta:
             session.error(f"{wheel.name}: only the meta-package may ship ml4t/backtest/__init__.py")

@@ -27,7 +27,8 @@ def main(argv: list[str]) -> int:
             r_pass += total - fail - skip
             r_fail += fail
             r_skip += skip
-        print(f"  {report.stem.removeprefix('junit-')}: {r_pass} passed, {r_fail} failed, {r_skip} skipped")
+        name = report.stem.removeprefix("junit-")
+        print(f"  {name}: {r_pass} passed, {r_fail} failed, {r_skip} skipped")
         passed, failed, skipped = passed + r_pass, failed + r_fail, skipped + r_skip
     print(f"{passed} passed, {failed} failed, {skipped} skipped")
     return 0 if reports and passed > 0 and failed == 0 else 1

@@ -74,8 +74,7 @@ class TestEditableWorkspace:
             assert Path(module.__file__).is_relative_to(expected), module.__file__
 
     def test_facade_extends_its_path_to_every_distribution(self) -> None:
-        import ml4t.backtest as facade
-
+        facade = importlib.import_module("ml4t.backtest")
         folders = {Path(p).parents[2].name for p in facade.__path__}
         assert folders == set(PACKAGES)
 
