@@ -15,6 +15,7 @@ from typing import Final
 
 import polars as pl
 
+from ml4t.backtest.core import VALIDATION_CHECKS
 from ml4t.backtest.core.data import DataFeed
 from ml4t.backtest.core.errors import ConfigError, DataValidationError
 
@@ -92,9 +93,5 @@ def find_problems(frame: pl.DataFrame) -> list[Problem]:
 
 
 def _check_specs() -> dict[str, tuple[str, str]]:
-    # The check descriptions live with the validator in core (CHECKS); read them if offered.
-    try:
-        from ml4t.backtest.core import _validation  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - core always ships it today
-        return {}
-    return {spec.name: (spec.description, spec.fix) for spec in _validation.CHECKS}
+    # The check descriptions live with the validator in core (VALIDATION_CHECKS).
+    return {spec.name: (spec.description, spec.fix) for spec in VALIDATION_CHECKS}

@@ -5,6 +5,8 @@ the point-in-time clock, trading calendars and the bundled sample data. Nothing 
 about orders being filled, portfolios or strategies.
 """
 
+from ml4t.backtest.core._validation import CHECKS as VALIDATION_CHECKS
+from ml4t.backtest.core._validation import CheckSpec
 from ml4t.backtest.core._version import __version__
 from ml4t.backtest.core.assets import Asset, AssetRegistry, Crypto, Equity, Future, FXPair, Option
 from ml4t.backtest.core.calendars import (
@@ -92,6 +94,9 @@ from ml4t.backtest.core.types import (
 
 __all__ = [
     "__version__",
+    # data validation checks (what DataFeed verifies, with the fix for each)
+    "VALIDATION_CHECKS",
+    "CheckSpec",
     # assets
     "Asset",
     "AssetRegistry",
