@@ -192,3 +192,102 @@ def test_drawdown_series_matches_empyrical(returns: dict[str, np.ndarray]) -> No
     r = returns["AAPL"]
     theirs = np.asarray(stats.drawdown_series(r), dtype=float)
     np.testing.assert_allclose(m.drawdown_series(r), theirs, rtol=REL, atol=1e-15)
+
+
+# -- the vectorised implementation against straightforward references ----------------------------
+def _duration_loop(returns: np.ndarray) -> int:
+    longest = run = 0
+    for flag in (m.drawdown_series(returns) < 0.0).tolist():
+        run = run + 1 if flag else 0
+        longest = max(longest, run)
+    return longest
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_drawdown_duration_matches_a_loop(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 5_000))
+    r = rng.normal(0.0002 * (seed % 3 - 1), 0.01, n)
+    r[rng.random(n) < 0.3] = 0.0
+    assert m.max_drawdown_duration(r) == _duration_loop(r)
+    assert m.max_drawdown_duration(np.abs(r)) == 0  # never below a peak
+    assert m.max_drawdown_duration(-np.abs(r) - 1e-6) == n  # never recovers
+    assert m.max_drawdown_duration([]) == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_large_series_percentiles_are_numpys(seed: int) -> None:
+    # above the selection threshold the tails are cut before partitioning; the order
+    # statistics and hence the percentiles are numpy's, bit for bit
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(40_000, 250_000))
+    r = rng.standard_t(3, n) * 1e-3
+    if seed % 2:
+        r[rng.random(n) < 0.6] = 0.0  # flat bars: heavy ties at zero
+    for q in (0.0, 0.1, 1.0, 5.0, 37.5, 50.0, 95.0, 99.9, 100.0):
+        assert m.value_at_risk(r, q / 100) == float(np.percentile(r, q)), q
+    assert m.tail_ratio(r) == abs(np.percentile(r, 95)) / abs(np.percentile(r, 5))
+    for cutoff in (0.001, 0.05, 0.3):
+        k = int((n - 1) * cutoff)
+        expected = float(np.mean(np.sort(r)[: k + 1]))
+        assert m.conditional_value_at_risk(r, cutoff) == pytest.approx(expected, rel=1e-12)
+
+
+def test_compute_metrics_equals_the_functions() -> None:
+    rng = np.random.default_rng(11)
+    n = 50_000
+    r = rng.normal(0.0001, 0.001, n)
+    r[rng.random(n) < 0.4] = 0.0
+    r[::997] = np.nan
+    minute = 60_000_000_000
+    ts = 19_724 * 86_400_000_000_000 + np.arange(n, dtype=np.int64) * minute
+    curve = pl.DataFrame({"timestamp": ts, "returns": r})
+    for rf in (0.0, 1e-6):
+        out = compute_metrics(curve, risk_free=rf, periods_per_year=98_280.0, cutoff=0.01)
+        p = 98_280.0
+        expected = {
+            "total_return": m.total_return(r),
+            "cagr": m.cagr(r, p),
+            "volatility": m.volatility(r, p),
+            "sharpe_ratio": m.sharpe_ratio(r, p, rf),
+            "sortino_ratio": m.sortino_ratio(r, p),
+            "max_drawdown": m.max_drawdown(r),
+            "max_drawdown_duration": float(m.max_drawdown_duration(r)),
+            "calmar_ratio": m.calmar_ratio(r, p),
+            "omega_ratio": m.omega_ratio(r, p, risk_free=rf),
+            "tail_ratio": m.tail_ratio(r),
+            "value_at_risk": m.value_at_risk(r, 0.01),
+            "conditional_value_at_risk": m.conditional_value_at_risk(r, 0.01),
+        }
+        for name, value in expected.items():
+            assert out[name] == value, name
+
+
+@pytest.mark.filterwarnings("error")
+@pytest.mark.parametrize(
+    "equity",
+    [[100.0] * 6, [100.0] * 5 + [101.0], [100.0] * 5 + [99.0], [100.0, 100.0]],
+    ids=["flat", "one_up", "one_down", "two_bars"],
+)
+def test_flat_series_give_no_runtime_warning(equity: list[float]) -> None:
+    curve = pl.DataFrame(
+        {
+            "timestamp": pl.date_range(dt.date(2024, 1, 1), dt.date(2024, 1, 31), eager=True)[
+                : len(equity)
+            ],
+            "equity": equity,
+            "gross_exposure": [0.0] * len(equity),
+        }
+    )
+    out = compute_metrics(curve, trades=pl.DataFrame({"net_pnl": [0.0]}))
+    if len(set(equity)) == 1:
+        assert math.isnan(out["tail_ratio"])
+        assert math.isnan(out["sharpe_ratio"])
+        assert out["max_drawdown_duration"] == 0.0
+
+
+def test_unsorted_timestamps_still_infer_bars_per_year() -> None:
+    minute = 60_000_000_000
+    day = 86_400_000_000_000
+    ts = [19_723 * day + d * day + k * minute for d in range(3) for k in range(390)]
+    assert infer_periods_per_year(ts[::-1]) == infer_periods_per_year(ts) == 252.0 * 390

@@ -96,9 +96,11 @@ _HOUR = 3_600_000_000_000
 
 
 def _clean(values: ArrayLike) -> npt.NDArray[np.float64]:
+    # float64, 1-D, NaN dropped; the input itself (never written to) when it has no NaN
     arr = values.to_numpy() if isinstance(values, pl.Series) else np.asarray(values)
     arr = np.asarray(arr, dtype=np.float64).reshape(-1)
-    return arr[~np.isnan(arr)]
+    nan = np.isnan(arr)
+    return arr[~nan] if nan.any() else arr
 
 
 def _pair(returns: ArrayLike, benchmark: ArrayLike) -> tuple[npt.NDArray[np.float64], ...]:
@@ -109,7 +111,35 @@ def _pair(returns: ArrayLike, benchmark: ArrayLike) -> tuple[npt.NDArray[np.floa
             f"returns ({r.shape}) and benchmark ({b.shape}) must be aligned and of equal length"
         )
     keep = ~(np.isnan(r) | np.isnan(b))
-    return r[keep], b[keep]
+    return (r, b) if keep.all() else (r[keep], b[keep])
+
+
+def _minus(r: npt.NDArray[np.float64], c: float) -> npt.NDArray[np.float64]:
+    # r - c; r itself when c == 0 (x - 0.0 is x bit for bit, -0.0 and NaN included)
+    return r if c == 0.0 else r - c
+
+
+def _divide(num: float, den: float) -> float:
+    # IEEE num / den as numpy float64 division gives it (inf, -inf or NaN when den == 0),
+    # without numpy's divide/invalid RuntimeWarnings
+    if den != 0.0:
+        return num / den
+    if num == 0.0 or math.isnan(num):
+        return math.nan
+    return math.copysign(math.inf, num) * math.copysign(1.0, den)
+
+
+def _power(base: float, exponent: float) -> float:
+    # ``base ** exponent`` as numpy float64 gives it (NaN for a negative base and a
+    # non-integer exponent, inf for 0 ** negative), without RuntimeWarnings
+    if base < 0.0 and not float(exponent).is_integer():
+        return math.nan
+    if base == 0.0 and exponent < 0.0:
+        return math.inf
+    try:
+        return float(base**exponent)
+    except OverflowError:
+        return math.inf
 
 
 def infer_periods_per_year(timestamps: ArrayLike) -> float:
@@ -139,20 +169,28 @@ def infer_periods_per_year(timestamps: ArrayLike) -> float:
         365.0
     """
     if isinstance(timestamps, pl.Series):
-        t = to_ns(timestamps).to_numpy().astype(np.int64)
+        t = np.asarray(to_ns(timestamps).to_numpy(), dtype=np.int64)
     else:
         t = np.asarray(timestamps, dtype=np.int64)
     if t.size < 2:
         raise ConfigError(
             f"cannot infer bars per year from {t.size} timestamp(s); pass periods_per_year"
         )
-    spacing = float(np.median(np.diff(t)))
+    step = np.diff(t)
+    low_step, high_step = int(step.min()), int(step.max())
+    # the median of equal spacings is that spacing: skip the selection for regular bars
+    spacing = float(low_step) if low_step == high_step else float(np.median(step))
     days = t // NS_PER_DAY
-    weekend = bool(np.any((days + 3) % 7 >= 5))  # 1970-01-01 was a Thursday
+    if low_step >= 0:  # sorted: days come in runs, one per calendar day
+        starts = np.flatnonzero(days[1:] != days[:-1]) + 1
+        day_values = np.concatenate((days[:1], days[starts]))
+        counts = np.diff(np.concatenate(([0], starts, [t.size])))
+    else:
+        day_values, counts = np.unique(days, return_counts=True)
+    weekend = bool(np.any((day_values + 3) % 7 >= 5))  # 1970-01-01 was a Thursday
     per_year = float(CALENDAR_DAYS_PER_YEAR if weekend else TRADING_DAYS_PER_YEAR)
     d = spacing / NS_PER_DAY
     if spacing < 20 * _HOUR:
-        _, counts = np.unique(days, return_counts=True)
         return per_year * float(np.median(counts))
     for low, high, value in (
         (20 / 24, 4.0, per_year),
@@ -177,6 +215,10 @@ def total_return(returns: ArrayLike) -> float:
     return float(np.prod(1.0 + r) - 1.0) if r.size else math.nan
 
 
+def _cagr(total: float, n: int, periods_per_year: float) -> float:
+    return _power(1.0 + total, periods_per_year / n) - 1.0
+
+
 def cagr(returns: ArrayLike, periods_per_year: float) -> float:
     """Return the compound annual growth rate ``(1 + total) ** (P / N) - 1``.
 
@@ -187,7 +229,7 @@ def cagr(returns: ArrayLike, periods_per_year: float) -> float:
     r = _clean(returns)
     if r.size == 0:
         return math.nan
-    return float((1.0 + total_return(r)) ** (periods_per_year / r.size) - 1.0)
+    return _cagr(total_return(r), r.size, periods_per_year)
 
 
 def volatility(returns: ArrayLike, periods_per_year: float) -> float:
@@ -203,6 +245,12 @@ def volatility(returns: ArrayLike, periods_per_year: float) -> float:
     return float(np.std(r, ddof=1) * math.sqrt(periods_per_year))
 
 
+def _sharpe(excess: npt.NDArray[np.float64], sd: float, periods_per_year: float) -> float:
+    if excess.size < 2 or sd == 0.0:
+        return math.nan
+    return float(np.mean(excess) / sd * math.sqrt(periods_per_year))
+
+
 def sharpe_ratio(returns: ArrayLike, periods_per_year: float, risk_free: float = 0.0) -> float:
     """Return ``mean(r - rf) / std(r - rf, ddof=1) * sqrt(P)`` (`risk_free` per bar).
 
@@ -210,13 +258,10 @@ def sharpe_ratio(returns: ArrayLike, periods_per_year: float, risk_free: float =
         >>> round(sharpe_ratio([0.02, 0.0, 0.01], 252), 6)
         15.874508
     """
-    r = _clean(returns) - risk_free
+    r = _minus(_clean(returns), risk_free)
     if r.size < 2:
         return math.nan
-    sd = float(np.std(r, ddof=1))
-    if sd == 0.0:
-        return math.nan
-    return float(np.mean(r) / sd * math.sqrt(periods_per_year))
+    return _sharpe(r, float(np.std(r, ddof=1)), periods_per_year)
 
 
 def downside_deviation(
@@ -240,12 +285,26 @@ def downside_deviation(
     r = _clean(returns)
     if r.size == 0:
         return math.nan
-    down = np.minimum(r - required_return, 0.0)
+    down = np.minimum(_minus(r, required_return), 0.0)
     if semi:
         down = down[down < 0.0]
         if down.size == 0:
             return 0.0
-    return float(np.sqrt(np.mean(down**2)) * math.sqrt(periods_per_year))
+    np.square(down, out=down)
+    return float(np.sqrt(np.mean(down)) * math.sqrt(periods_per_year))
+
+
+def _sortino(
+    r: npt.NDArray[np.float64],
+    mean_excess: float,
+    periods_per_year: float,
+    required_return: float,
+    semi: bool,
+) -> float:
+    dd = downside_deviation(r, periods_per_year, required_return, semi=semi)
+    if dd == 0.0:
+        return math.inf if mean_excess > 0 else math.nan
+    return float(mean_excess * periods_per_year / dd)
 
 
 def sortino_ratio(
@@ -264,10 +323,22 @@ def sortino_ratio(
     r = _clean(returns)
     if r.size < 2:
         return math.nan
-    dd = downside_deviation(r, periods_per_year, required_return, semi=semi)
-    if dd == 0.0:
-        return math.inf if np.mean(r - required_return) > 0 else math.nan
-    return float(np.mean(r - required_return) * periods_per_year / dd)
+    mean_excess = float(np.mean(_minus(r, required_return)))
+    return _sortino(r, mean_excess, periods_per_year, required_return, semi)
+
+
+def _growth(r: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
+    # (prod(1 + r), drawdown series) with two (N + 1)-sized buffers, no other temporaries
+    value = np.empty(r.size + 1)
+    value[0] = 1.0
+    growth = value[1:]
+    np.add(r, 1.0, out=growth)
+    total = float(np.prod(growth))
+    np.multiply.accumulate(growth, out=growth)  # np.cumprod(1 + r), in place
+    dd = np.maximum.accumulate(value)
+    np.divide(value, dd, out=dd)
+    np.subtract(dd, 1.0, out=dd)
+    return total, dd[1:]
 
 
 def drawdown_series(returns: ArrayLike) -> npt.NDArray[np.float64]:
@@ -277,10 +348,7 @@ def drawdown_series(returns: ArrayLike) -> npt.NDArray[np.float64]:
         >>> drawdown_series([0.1, -0.5, 1.0]).round(4).tolist()
         [0.0, -0.5, 0.0]
     """
-    r = _clean(returns)
-    value = np.concatenate(([1.0], np.cumprod(1.0 + r)))
-    peak = np.maximum.accumulate(value)
-    return (value / peak - 1.0)[1:]
+    return _growth(_clean(returns))[1]
 
 
 def max_drawdown(returns: ArrayLike) -> float:
@@ -294,6 +362,17 @@ def max_drawdown(returns: ArrayLike) -> float:
     return float(dd.min()) if dd.size else math.nan
 
 
+def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
+    # length of the longest run of True, without a loop over the elements: the +1/-1
+    # steps of the 0/1 sequence padded with 0 on both sides mark run starts and ends
+    if not flags.any():
+        return 0
+    padded = np.zeros(flags.size + 2, dtype=np.int8)
+    padded[1:-1] = flags
+    edges = np.flatnonzero(np.diff(padded))
+    return int((edges[1::2] - edges[0::2]).max())
+
+
 def max_drawdown_duration(returns: ArrayLike) -> int:
     """Return the longest number of bars spent below a previous peak.
 
@@ -304,12 +383,7 @@ def max_drawdown_duration(returns: ArrayLike) -> int:
         >>> max_drawdown_duration([0.1, -0.1, 0.05, 0.2, -0.01])
         2
     """
-    under = drawdown_series(returns) < 0.0
-    longest = run = 0
-    for flag in under.tolist():
-        run = run + 1 if flag else 0
-        longest = max(longest, run)
-    return longest
+    return _longest_run(drawdown_series(returns) < 0.0)
 
 
 def calmar_ratio(returns: ArrayLike, periods_per_year: float) -> float:
@@ -318,6 +392,11 @@ def calmar_ratio(returns: ArrayLike, periods_per_year: float) -> float:
     if not mdd < 0.0:
         return math.nan
     return cagr(returns, periods_per_year) / abs(mdd)
+
+
+def _omega(x: npt.NDArray[np.float64]) -> float:
+    losses = -float(x[x < 0.0].sum())
+    return float(x[x > 0.0].sum()) / losses if losses > 0.0 else math.nan
 
 
 def omega_ratio(
@@ -342,17 +421,110 @@ def omega_ratio(
     if r.size < 2 or required_return <= -1.0:
         return math.nan
     threshold = (1.0 + required_return) ** (1.0 / periods_per_year) - 1.0
-    x = r - risk_free - threshold
-    losses = -float(x[x < 0.0].sum())
-    return float(x[x > 0.0].sum()) / losses if losses > 0.0 else math.nan
+    return _omega(_minus(_minus(r, risk_free), threshold))
+
+
+# -- order statistics ------------------------------------------------------------------------
+# Percentiles and CVaR need a few order statistics of the returns. Below `_SELECT_MIN`
+# values they come from numpy on the whole array. Above it, a strided sample gives a
+# threshold that (checked, not assumed) keeps every value up to the wanted rank; only
+# those few candidates are partitioned. An order statistic is one exact value of the
+# data, so the results are the same numbers as from np.percentile; only the CVaR mean
+# may differ in the last bit (it sums the same values in another order).
+_SELECT_MIN = 1 << 15
+_SAMPLE = 4096
+
+
+def _tail(
+    r: npt.NDArray[np.float64], rank: int, *, upper: bool
+) -> tuple[npt.NDArray[np.float64], int] | None:
+    # (candidates, offset): every value of r with an ascending rank <= `rank` (or >= `rank`
+    # when `upper`) is in candidates, where it has rank - offset. None when no cheap cut.
+    n = r.size
+    if n < _SELECT_MIN:
+        return None
+    sample = np.sort(r[:: max(n // _SAMPLE, 1)])
+    m = sample.size
+    p = (rank + 1) / n if not upper else (n - rank) / n
+    margin = 4.0 * math.sqrt(m * p * (1.0 - p)) + 8.0
+    j = math.ceil(p * m + margin)
+    if j >= m // 2:
+        return None
+    if upper:
+        cand = r[r >= sample[m - 1 - j]]
+        offset = n - cand.size
+        return (cand, offset) if rank >= offset else None
+    cand = r[r <= sample[j]]
+    return (cand, 0) if cand.size > rank else None
+
+
+def _order_stats(r: npt.NDArray[np.float64], ranks: list[int]) -> dict[int, float]:
+    # the values of the given ascending ranks (0-based) of r
+    out: dict[int, float] = {}
+    n = r.size
+    low = [k for k in ranks if k < n // 2]
+    high = [k for k in ranks if k >= n // 2]
+    for group, upper in ((low, False), (high, True)):
+        if not group:
+            continue
+        found = _tail(r, max(group) if not upper else min(group), upper=upper)
+        cand, offset = found if found is not None else (r, 0)
+        kth = sorted({k - offset for k in group})
+        part = np.partition(cand, kth)
+        out.update({k: float(part[k - offset]) for k in group})
+    return out
+
+
+def _percentiles(r: npt.NDArray[np.float64], qs: list[float]) -> list[float]:
+    # np.percentile(r, q) (method "linear") for each q in `qs`, r non-empty and NaN-free
+    n = r.size
+    if n < _SELECT_MIN:
+        return [float(v) for v in np.percentile(r, qs)]
+    spots = []
+    for q in qs:
+        # numpy's arithmetic, operation by operation (numpy.lib._function_base_impl:
+        # _compute_virtual_index for alpha = beta = 1, _get_indexes, _get_gamma, _lerp)
+        v = (n - 1) * (q / 100)
+        prev = math.floor(v)
+        if v >= n - 1:
+            lo = hi = n - 1
+            prev = -1
+        elif v < 0:
+            lo = hi = prev = 0
+        else:
+            lo, hi = prev, prev + 1
+        spots.append((v, prev, lo, hi))
+    stats = _order_stats(r, sorted({s for _, _, lo, hi in spots for s in (lo, hi)}))
+    out = []
+    for v, prev, lo, hi in spots:
+        a, b = stats[lo], stats[hi]
+        gamma = v - prev
+        diff = b - a
+        out.append(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
+    return out
+
+
+def _cvar(r: npt.NDArray[np.float64], cutoff: float) -> float:
+    k = int((r.size - 1) * cutoff)
+    found = _tail(r, k, upper=False)
+    cand = found[0] if found is not None else r
+    return float(np.mean(np.partition(cand, k)[: k + 1]))
 
 
 def tail_ratio(returns: ArrayLike) -> float:
-    """Return ``|percentile(r, 95)| / |percentile(r, 5)|``."""
+    """Return ``|percentile(r, 95)| / |percentile(r, 5)|`` (inf or NaN when the 5th is 0).
+
+    Example:
+        >>> round(tail_ratio([-0.02, -0.01, 0.0, 0.01, 0.04]), 6)
+        1.888889
+        >>> tail_ratio([0.0, 0.0, 0.0])  # a flat series: 0 / 0, without a RuntimeWarning
+        nan
+    """
     r = _clean(returns)
     if r.size == 0:
         return math.nan
-    return float(abs(np.percentile(r, 95)) / abs(np.percentile(r, 5)))
+    q95, q5 = _percentiles(r, [95.0, 5.0])
+    return _divide(abs(q95), abs(q5))
 
 
 def value_at_risk(returns: ArrayLike, cutoff: float = 0.05) -> float:
@@ -363,7 +535,7 @@ def value_at_risk(returns: ArrayLike, cutoff: float = 0.05) -> float:
         -0.02
     """
     r = _clean(returns)
-    return float(np.percentile(r, 100.0 * cutoff)) if r.size else math.nan
+    return _percentiles(r, [100.0 * cutoff])[0] if r.size else math.nan
 
 
 def conditional_value_at_risk(returns: ArrayLike, cutoff: float = 0.05) -> float:
@@ -374,10 +546,7 @@ def conditional_value_at_risk(returns: ArrayLike, cutoff: float = 0.05) -> float
         -0.035
     """
     r = _clean(returns)
-    if r.size == 0:
-        return math.nan
-    k = int((r.size - 1) * cutoff)
-    return float(np.mean(np.partition(r, k)[: k + 1]))
+    return _cvar(r, cutoff) if r.size else math.nan
 
 
 def beta(returns: ArrayLike, benchmark: ArrayLike, risk_free: float = 0.0) -> float:
@@ -432,14 +601,20 @@ def turnover(traded_notional: ArrayLike, equity: ArrayLike, periods_per_year: fl
     ok = eq > 0.0
     if not ok.any():
         return math.nan
-    return float(np.mean(traded[ok] / (2.0 * eq[ok])) * periods_per_year)
+    if not ok.all():
+        traded, eq = traded[ok], eq[ok]
+    return float(np.mean(traded / (2.0 * eq)) * periods_per_year)
 
 
 def exposure(gross_exposure: ArrayLike, equity: ArrayLike) -> float:
     """Return the mean of ``gross_exposure / equity`` over bars with equity > 0."""
     gross, eq = _pair(gross_exposure, equity)
     ok = eq > 0.0
-    return float(np.mean(gross[ok] / eq[ok])) if ok.any() else math.nan
+    if not ok.any():
+        return math.nan
+    if not ok.all():
+        gross, eq = gross[ok], eq[ok]
+    return float(np.mean(gross / eq))
 
 
 def time_in_market(gross_exposure: ArrayLike) -> float:
@@ -527,24 +702,48 @@ def compute_metrics(
         periods_per_year = infer_periods_per_year(equity_curve.get_column("timestamp"))
     ppy = float(periods_per_year)
     if "returns" in equity_curve.columns:
-        r = equity_curve.get_column("returns").to_numpy().astype(np.float64)
+        r_all = np.asarray(equity_curve.get_column("returns").to_numpy(), dtype=np.float64)
     else:
-        eq = equity_curve.get_column("equity").to_numpy().astype(np.float64)
-        r = eq[1:] / eq[:-1] - 1.0
-    out: dict[str, float] = {
-        "periods_per_year": ppy,
-        "total_return": total_return(r),
-        "cagr": cagr(r, ppy),
-        "volatility": volatility(r, ppy),
-        "sharpe_ratio": sharpe_ratio(r, ppy, risk_free),
-        "sortino_ratio": sortino_ratio(r, ppy),
-        "max_drawdown": max_drawdown(r),
-        "max_drawdown_duration": float(max_drawdown_duration(r)),
-        "calmar_ratio": calmar_ratio(r, ppy),
-        "omega_ratio": omega_ratio(r, ppy, risk_free=risk_free),
-        "tail_ratio": tail_ratio(r),
-        "value_at_risk": value_at_risk(r, cutoff),
-        "conditional_value_at_risk": conditional_value_at_risk(r, cutoff),
+        eq = np.asarray(equity_curve.get_column("equity").to_numpy(), dtype=np.float64)
+        r_all = eq[1:] / eq[:-1] - 1.0
+    # Every value below is the public function's, computed once from shared pieces: one
+    # NaN filter, one growth/drawdown pass, one std, one selection for the percentiles.
+    r = _clean(r_all)
+    n = r.size
+    nan = math.nan
+    out: dict[str, float] = {"periods_per_year": ppy}
+    if n:
+        growth, dd = _growth(r)
+        total = growth - 1.0
+        mdd = float(dd.min())
+        growth_rate = _cagr(total, n, ppy)
+        q_var, q95, q5 = _percentiles(r, [100.0 * cutoff, 95.0, 5.0])
+        out |= {"total_return": total, "cagr": growth_rate}
+    else:
+        total = growth_rate = mdd = q_var = q95 = q5 = nan
+        dd = np.empty(0)
+        out |= {"total_return": nan, "cagr": nan}
+    if n >= 2:
+        sd = float(np.std(r, ddof=1))
+        excess = _minus(r, risk_free)
+        sd_excess = sd if excess is r else float(np.std(excess, ddof=1))
+        out |= {
+            "volatility": float(sd * math.sqrt(ppy)),
+            "sharpe_ratio": _sharpe(excess, sd_excess, ppy),
+            "sortino_ratio": _sortino(r, float(np.mean(r)), ppy, 0.0, False),
+        }
+    else:
+        excess = r
+        out |= {"volatility": nan, "sharpe_ratio": nan, "sortino_ratio": nan}
+    out |= {
+        "max_drawdown": mdd,
+        "max_drawdown_duration": float(_longest_run(dd < 0.0)),
+        "calmar_ratio": growth_rate / abs(mdd) if mdd < 0.0 else nan,
+        # the threshold of required_return 0 is 1.0 ** (1 / P) - 1 = 0.0: x = r - rf
+        "omega_ratio": _omega(excess) if n >= 2 else nan,
+        "tail_ratio": _divide(abs(q95), abs(q5)) if n else nan,
+        "value_at_risk": q_var,
+        "conditional_value_at_risk": _cvar(r, cutoff) if n else nan,
     }
     if benchmark_returns is not None:
         out["beta"] = beta(r, benchmark_returns, risk_free)
