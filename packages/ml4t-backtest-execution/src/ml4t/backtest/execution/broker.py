@@ -71,6 +71,16 @@ _PHASE_CLOSE: Final = 2  # matched in process_close at the close
 _STATS_SPAN: Final = 20  # bars in the EWMA of volume and squared returns
 _LIMITED: Final = (OrderType.LIMIT, OrderType.STOP_LIMIT)
 _IOC_FOK: Final = (int(TimeInForce.IOC), int(TimeInForce.FOK))
+_ROW_CLOSE: Final = 0
+_ROW_BAR: Final = 1
+_ROW_STATS: Final = 2
+_MAX_ROWS: Final = 64  # fold pending bar rows at least this often
+_SUBMITTED: Final = OrderStatus.SUBMITTED
+_ACCEPTED: Final = OrderStatus.ACCEPTED
+_CREATED: Final = OrderStatus.CREATED
+_FILLED: Final = OrderStatus.FILLED
+_new_tuple = tuple.__new__
+_TOUCH: Final = int(MatchCode.TOUCH)
 
 
 class SimulationBroker:
@@ -171,7 +181,19 @@ class SimulationBroker:
         self._pend_pos = np.zeros(n)
         self._pend_bp = 0.0
         self._month = -1
+        self._month_ts: Timestamp | None = None
         self._month_volume = 0.0
+        # Bar rows not yet folded into `_last_close` and the volume/volatility statistics:
+        # (kind, close, volume) with kind _ROW_CLOSE (from process_close), _ROW_BAR
+        # (process_bar, last close only) or _ROW_STATS (process_bar with an impact model).
+        # They are folded, in order, the first time something needs those arrays, so a
+        # bar with an empty book costs almost nothing.
+        self._rows: list[tuple[int, npt.ArrayLike, npt.ArrayLike | None]] = []
+        self._bar_seq = 0  # count of _start_bar calls
+        self._zeroed_seq = 0  # _bar_seq at which _used/_shift were last zeroed
+        self._lot = [d.lot_size for d in self._asset_defs]
+        self._tick = [d.tick_size for d in self._asset_defs]
+        self._mult_list: list[float] = self._multiplier.tolist()
         # the book: one slot per accepted order
         self._cap = 0
         self._slot_order: list[Order | None] = []
@@ -233,20 +255,20 @@ class SimulationBroker:
             return _PHASE_CLOSE
         return _PHASE_ANY
 
-    def _add_slot(self, order: Order, *, active: bool, eligible: int) -> None:
+    def _add_slot(self, order: Order, *, active: bool, eligible: int, a: int, phase: int) -> None:
         if not self._free:
             self._grow(self._cap * 2)
         s = self._free.pop()
-        a = self.asset_index[order.asset]
         self._slot_order[s] = order
         self._slot_of[order.order_id] = s
         self._s_asset[s] = a
-        self._s_side[s] = int(order.side)
-        self._s_type[s] = int(order.order_type)
-        self._s_tif[s] = int(order.time_in_force)
-        self._s_phase[s] = self._phase_of(order)
+        self._s_side[s] = order.side
+        self._s_type[s] = order.order_type
+        self._s_tif[s] = order.time_in_force
+        self._s_phase[s] = phase
         self._s_submit[s] = order.submit_bar
-        self._s_expire[s] = order.expire_at if order.expire_at is not None else _NEVER
+        expire = order.expire_at
+        self._s_expire[s] = expire if expire is not None else _NEVER
         self._s_active[s] = active
         self._s_elig[s] = eligible
         if active:
@@ -283,6 +305,8 @@ class SimulationBroker:
         self._n_active += 1
 
     def _init_trailing(self, order: Order) -> None:
+        if self._rows:
+            self._fold_rows()
         ref = float(self._last_close[self.asset_index[order.asset]])
         order.trail_reference = ref
         if not math.isnan(ref):
@@ -293,7 +317,27 @@ class SimulationBroker:
     # -- events ---------------------------------------------------------------------------
 
     def _emit(self, order: Order) -> None:
-        self._events.append(order.to_event(self._now))
+        # `Order.to_event` inlined: an OrderEvent built straight from its fields.
+        self._events.append(
+            _new_tuple(
+                OrderEvent,
+                (
+                    self._now,
+                    order.order_id,
+                    order.asset,
+                    order.side,
+                    order.quantity,
+                    order.order_type,
+                    order.status,
+                    order.limit_price,
+                    order.stop_price,
+                    order.time_in_force,
+                    order.filled_quantity,
+                    order.reason,
+                    order.tag,
+                ),
+            )
+        )
 
     def drain_order_events(self) -> list[OrderEvent]:
         """Return the order events since the last call, oldest first, and forget them."""
@@ -318,44 +362,50 @@ class SimulationBroker:
         return order
 
     def _submit(self, order: Order, *, eligible: int, pending_position: float) -> None:
-        if order.status is not OrderStatus.CREATED:
+        if order.status is not _CREATED:
             raise OrderError(f"{order!r} was already submitted; build a new order")
-        order.order_id = self._next_id
-        self._next_id += 1
-        self._orders[order.order_id] = order
+        oid = self._next_id
+        self._next_id = oid + 1
+        order.order_id = oid
+        self._orders[oid] = order
         order.created_at = self._now
         order.submit_bar = self._t
-        order.transition(OrderStatus.SUBMITTED)
+        order.status = _SUBMITTED  # CREATED -> SUBMITTED is always allowed
         self._emit(order)
         a = self.asset_index.get(order.asset)
         reason: str | None
         if a is None:
+            a = -1
             known = ", ".join(self.assets[:10])
             reason = f"asset {order.asset!r} is not traded by this broker (known: {known})"
         else:
+            if self._rows:
+                self._fold_rows()
             reason = validate_order(
                 order,
                 self._asset_defs[a],
                 account=self.account,
-                reference_price=float(self._last_close[a]),
+                reference_price=self._last_close.item(a),
                 pending_position=pending_position,
                 releasable=self._releasable,
             )
         if reason is not None:
             self._reject(order, reason)
             return
-        order.transition(OrderStatus.ACCEPTED)
+        order.status = _ACCEPTED  # SUBMITTED -> ACCEPTED is always allowed
         self._emit(order)
+        phase = self._phase_of(order)
         if (
-            self.fill_timing is FillTiming.SAME_BAR_CLOSE
+            phase == _PHASE_CLOSE
             and eligible == self._t + 1
-            and self._phase_of(order) == _PHASE_CLOSE
+            and self.fill_timing is FillTiming.SAME_BAR_CLOSE
         ):
             eligible = self._t  # decided on bar t, fills at bar t's close
-        is_child = order.parent is not None and order.parent.status is not OrderStatus.FILLED
+        parent = order.parent
+        is_child = parent is not None and parent.status is not _FILLED
         if order.order_type is OrderType.TRAILING_STOP and not is_child:
             self._init_trailing(order)
-        self._add_slot(order, active=not is_child, eligible=eligible)
+        self._add_slot(order, active=not is_child, eligible=eligible, a=a, phase=phase)
         for child in order.children:
             self._submit(child, eligible=_NEVER, pending_position=order.quantity * int(order.side))
 
@@ -363,6 +413,8 @@ class SimulationBroker:
         # Value that working exit orders free when they fill (at limit/stop/last close).
         if self.account is None:
             return 0.0
+        if self._rows:
+            self._fold_rows()
         total = 0.0
         for order in self._slot_order:
             if order is None or not order.is_working:
@@ -581,10 +633,45 @@ class SimulationBroker:
     # -- bars -----------------------------------------------------------------------------
 
     def _start_bar(self, t: int, timestamp: Timestamp) -> None:
+        # `_used` / `_shift` restart at zero every bar; they are zeroed when the first fill
+        # of the bar needs them (`_fill`), not here.
         self._t = t
         self._now = timestamp
-        self._used.fill(0.0)
-        self._shift.fill(0.0)
+        self._bar_seq += 1
+
+    def _fold_rows(self) -> None:
+        # Apply the pending bar rows to `_last_close` (and the EWMA statistics), in order.
+        rows = self._rows
+        self._rows = []
+        if all(kind != _ROW_STATS for kind, _, _ in rows):
+            # Only the last close per asset matters: walk back from the newest row and stop
+            # once every asset has one (the same values an in-order replay leaves).
+            todo: npt.NDArray[np.bool_] | None = None
+            for kind, close_, _ in reversed(rows):
+                close = np.asarray(close_, dtype=np.float64)
+                ok = ~np.isnan(close) if kind == _ROW_CLOSE else np.isfinite(close)
+                take = ok if todo is None else ok & todo
+                self._last_close[take] = close[take]
+                todo = ~ok if todo is None else todo & ~ok
+                if not todo.any():
+                    break
+            return
+        for kind, close_, volume_ in rows:
+            close = np.asarray(close_, dtype=np.float64)
+            if kind == _ROW_CLOSE:
+                finite = ~np.isnan(close)
+                self._last_close[finite] = close[finite]
+            elif kind == _ROW_BAR:
+                finite = np.isfinite(close)
+                self._last_close[finite] = close[finite]
+            else:
+                self._update_stats(close, np.asarray(volume_, dtype=np.float64))
+
+    def _push_row(self, kind: int, close: npt.ArrayLike, volume: npt.ArrayLike | None) -> None:
+        rows = self._rows
+        rows.append((kind, close, volume))
+        if len(rows) >= _MAX_ROWS:
+            self._fold_rows()
 
     def process_bar(  # noqa: PLR0917 - positional bar rows, as in the contract
         self,
@@ -619,8 +706,25 @@ class SimulationBroker:
 
         Returns:
             The fills, in execution order.
+
+        With no working order and no running algorithm this returns at once: the rows are
+        kept (by reference: do not modify them in place afterwards) and folded into the
+        last closes and statistics only when an order needs them.
         """
-        self._start_bar(t, timestamp)
+        self._t = t
+        self._now = timestamp
+        self._bar_seq += 1
+        self._volume = volume  # converted to float64 by the slow path
+        self._close = close
+        if not self._n_active and not self._algos:
+            rows = self._rows
+            kind = _ROW_BAR if isinstance(self.impact, NoImpact) else _ROW_STATS
+            rows.append((kind, close, volume))
+            if len(rows) >= _MAX_ROWS:
+                self._fold_rows()
+            return []
+        if self._rows:
+            self._fold_rows()
         open = np.asarray(open, dtype=np.float64)
         high = np.asarray(high, dtype=np.float64)
         low = np.asarray(low, dtype=np.float64)
@@ -660,7 +764,7 @@ class SimulationBroker:
                         self._pass(again, open, high, low, close, market, bid, ask, auction=False)
                     )
                 self._after_bar_trailing(high, low)
-        self._update_stats(close, volume)
+        self._push_row(_ROW_BAR if isinstance(self.impact, NoImpact) else _ROW_STATS, close, volume)
         return fills
 
     def process_close(
@@ -699,6 +803,17 @@ class SimulationBroker:
             if volume is None:
                 self._volume = np.full(len(self.assets), np.nan)
         self._now = timestamp
+        if volume is not None:
+            self._volume = volume
+        self._close = close
+        if not self._n_active and not self._algos:
+            rows = self._rows
+            rows.append((_ROW_CLOSE, close, None))
+            if len(rows) >= _MAX_ROWS:
+                self._fold_rows()
+            return []
+        if self._rows:
+            self._fold_rows()
         close = np.asarray(close, dtype=np.float64)
         if volume is not None:
             self._volume = np.asarray(volume, dtype=np.float64)
@@ -732,8 +847,7 @@ class SimulationBroker:
                     order = self._slot_order[s]
                     if order is not None:
                         self._finish(order, OrderStatus.EXPIRED, "DAY order expired at session end")
-        finite = ~np.isnan(close)
-        self._last_close[finite] = close[finite]
+        self._push_row(_ROW_CLOSE, close, None)
         return fills
 
     def _close_timing(self) -> bool:
@@ -798,11 +912,7 @@ class SimulationBroker:
                 order.stop_price = float(level[j])
 
     def _update_stats(self, close: FloatArray, volume: FloatArray) -> None:
-        # Last close always; volume and volatility averages only when an impact model uses them.
-        if isinstance(self.impact, NoImpact):
-            finite = np.isfinite(close)
-            self._last_close[finite] = close[finite]
-            return
+        # One bar of an impact model's inputs: EWMA of volume and squared returns, last close.
         alpha = 2.0 / (_STATS_SPAN + 1.0)
         vol = volume * self.bars_per_day
         ok = np.isfinite(vol) & (vol >= 0)
@@ -833,6 +943,8 @@ class SimulationBroker:
         Without this the broker keeps a 20-bar exponential average of ``volume *
         bars_per_day`` and of squared log returns (scaled to a day) from the bars it sees.
         """
+        if self._rows:
+            self._fold_rows()
         if adv is not None:
             self._adv = np.asarray(adv, dtype=np.float64).copy()
         if volatility is not None:
@@ -1031,15 +1143,18 @@ class SimulationBroker:
     def _fill(
         self, order: Order, s: int, base: float, code: int, *, auction: bool
     ) -> FillEvent | None:
-        a = int(self._s_asset[s])
-        asset = self._asset_defs[a]
-        mult = float(self._multiplier[a])
+        if self._zeroed_seq != self._bar_seq:  # first fill of this bar
+            self._used.fill(0.0)
+            self._shift.fill(0.0)
+            self._zeroed_seq = self._bar_seq
+        a = self._s_asset.item(s)
+        mult = self._mult_list[a]
         side = int(order.side)
-        lot = asset.lot_size
+        lot = self._lot[a]
         volume = float(self._volume[a])
         qty = order.remaining
         if self.volume_limit is not None:
-            avail = floor_to_step(self.volume_limit.max_quantity(volume) - self._used[a], lot)
+            avail = floor_to_step(self.volume_limit.max_quantity(volume) - self._used.item(a), lot)
             if avail < qty:
                 if order.time_in_force is TimeInForce.FOK:
                     self._finish(
@@ -1051,18 +1166,22 @@ class SimulationBroker:
                 if avail <= 0.0:
                     return None
                 qty = avail
-        ref = base + float(self._shift[a]) if code != MatchCode.TOUCH else base
+        ref = base + self._shift.item(a) if code != _TOUCH else base
         limited = order.order_type in _LIMITED
-        maker = limited and code == MatchCode.TOUCH
+        maker = limited and code == _TOUCH
         slip, temp, perm = self._costs(order, ref, qty, a, volume, limited)
         price = ref + side * (slip + temp + perm)
         closing = opening = 0.0
-        if self.account is not None:
-            held = self.account.position(order.asset) + float(self._pend_pos[a])
+        commission = math.nan  # not computed yet
+        resized = False
+        account = self.account
+        if account is not None:
+            held = account.position(order.asset) + self._pend_pos.item(a)
             closing = min(qty, abs(held)) if held * side < 0 else 0.0
             opening = qty - closing
             if opening > 0.0:
-                if side < 0 and not (asset.shortable and self.account.can_short(order.asset)):
+                asset = self._asset_defs[a]
+                if side < 0 and not (asset.shortable and account.can_short(order.asset)):
                     self._finish(
                         order,
                         OrderStatus.REJECTED,
@@ -1070,7 +1189,7 @@ class SimulationBroker:
                         f"(position {held:g}, sell {qty:g})",
                     )
                     return None
-                have = self.account.buying_power() + self._pend_bp
+                have = account.buying_power() + self._pend_bp
                 comm = self._commission(qty, price, mult, maker)
                 need = opening * price * mult + comm
                 if need > have * (1.0 + 1e-12):
@@ -1105,44 +1224,48 @@ class SimulationBroker:
                     price = ref + side * (slip + temp + perm)
                     resized = True
                 else:
-                    resized = False
-            else:
-                resized = False
-        else:
-            resized = False
-        commission = self._commission(qty, price, mult, maker)
+                    commission = comm  # the same arguments as below: computed once
+        if resized or math.isnan(commission):
+            commission = self._commission(qty, price, mult, maker)
         order.record_fill(qty, price)
         self._month_volume += qty
         self._used[a] += qty
-        self._shift[a] += side * perm
+        if perm:  # adding a zero changes nothing
+            self._shift[a] += side * perm
         self._pend_pos[a] += side * qty
         self._pend_bp += (closing - opening) * price * mult - commission
-        fill = FillEvent(
-            self._now,
-            order.order_id,
-            order.asset,
-            order.side,
-            qty,
-            price,
-            reference_price=ref,
-            commission=commission,
-            slippage=slip * qty * mult,
-            impact=(temp + perm) * qty * mult,
-            remaining=order.remaining,
-            multiplier=mult,
-            tag=order.tag,
+        fill: FillEvent = _new_tuple(
+            FillEvent,
+            (
+                self._now,
+                order.order_id,
+                order.asset,
+                order.side,
+                qty,
+                price,
+                ref,
+                commission,
+                slip * qty * mult,
+                (temp + perm) * qty * mult,
+                order.remaining,
+                mult,
+                order.tag,
+            ),
         )
         self._emit(order)
-        algo = self._algo_of.get(order.order_id)
-        if algo is not None:
-            algo.on_fill(qty, price)
+        if self._algo_of:
+            algo = self._algo_of.get(order.order_id)
+            if algo is not None:
+                algo.on_fill(qty, price)
         if order.oco:
             self._reduce_oco(order, qty)
-        if order.status is OrderStatus.FILLED:
+        if order.status is _FILLED:
             self._remove_slot(order)
-            self._algo_of.pop(order.order_id, None)
-            at_open = not auction and code in (MatchCode.MARKET, MatchCode.GAP)
-            self._release_children(order, fill_at_open=at_open)
+            if self._algo_of:
+                self._algo_of.pop(order.order_id, None)
+            if order.children:
+                at_open = not auction and code in (MatchCode.MARKET, MatchCode.GAP)
+                self._release_children(order, fill_at_open=at_open)
         elif resized:
             self._finish(
                 order,
@@ -1155,14 +1278,18 @@ class SimulationBroker:
         self, order: Order, ref: float, qty: float, a: int, volume: float, limited: bool
     ) -> tuple[float, float, float]:
         slip = max(self.slippage.slippage(ref, qty, volume=volume), 0.0)
-        adv = float(self._adv[a])
-        if math.isnan(adv):
-            adv = volume * self.bars_per_day
-        var = float(self._var[a])
-        sigma = math.sqrt(var) if not math.isnan(var) else self.default_volatility
-        imp = self.impact.impact(ref, qty, volume=volume, volatility=sigma, adv=adv)
-        temp = max(imp.temporary, 0.0)
-        perm = max(imp.permanent, 0.0)
+        impact = self.impact
+        if type(impact) is NoImpact:  # zero impact; its statistics are not needed
+            temp = perm = 0.0
+        else:
+            adv = self._adv.item(a)
+            if math.isnan(adv):
+                adv = volume * self.bars_per_day
+            var = self._var.item(a)
+            sigma = math.sqrt(var) if not math.isnan(var) else self.default_volatility
+            imp = impact.impact(ref, qty, volume=volume, volatility=sigma, adv=adv)
+            temp = max(imp.temporary, 0.0)
+            perm = max(imp.permanent, 0.0)
         total = slip + temp + perm
         if limited and total > 0.0:
             allowed = max((order.limit_price - ref) * int(order.side), 0.0)
@@ -1175,10 +1302,13 @@ class SimulationBroker:
         return slip, temp, perm
 
     def _commission(self, qty: float, price: float, mult: float, maker: bool) -> float:
-        month = int(np.datetime64(int(self._now), "ns").astype("datetime64[M]").astype(np.int64))
-        if month != self._month:
-            self._month = month
-            self._month_volume = 0.0
+        now = self._now
+        if now != self._month_ts:  # the month of a timestamp is computed once
+            self._month_ts = now
+            month = int(np.datetime64(int(now), "ns").astype("datetime64[M]").astype(np.int64))
+            if month != self._month:
+                self._month = month
+                self._month_volume = 0.0
         fee = self.commission.commission(
             qty, price, multiplier=mult, monthly_volume=self._month_volume, maker=maker
         )
@@ -1202,6 +1332,8 @@ class SimulationBroker:
         a = self.asset_index.get(asset)
         if a is None:
             raise OrderError(f"asset {asset!r} is not traded by this broker")
+        if self._rows:
+            self._fold_rows()
         d = self._asset_defs[a]
         for order in self.open_orders(asset):
             buy = order.side is OrderSide.BUY

@@ -18,6 +18,7 @@ __all__ = [
     "match_orders_nb",
     "update_trailing_nb",
     "volume_share_slippage_1d_nb",
+    "update_excursions_nb",
 ]
 
 
@@ -161,3 +162,35 @@ def volume_share_slippage_1d_nb(
         share = min(abs(quantity[i]) / v, volume_limit) if v > 0.0 else volume_limit
         out[i] = price[i] * price_impact * share * share
     return out
+
+
+@njit(cache=True)
+def update_excursions_nb(  # noqa: PLR0917
+    n: int,
+    asset_of: npt.NDArray[np.int64],
+    is_long: npt.NDArray[np.bool_],
+    best: npt.NDArray[np.float64],
+    worst: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+) -> None:
+    """Widen the best/worst price of open lots ``0..n-1`` in place with a bar's high/low.
+
+    The kernel of the portfolio's `TradeTracker.update_excursions`: a long lot's best is
+    ``fmax(best, high)`` and worst ``fmin(worst, low)``, a short lot's the reverse; NaN
+    prices leave a lot unchanged (as ``np.fmax`` / ``np.fmin``).
+    """
+    for k in range(n):
+        a = asset_of[k]
+        h = high[a]
+        lo = low[a]
+        b = best[k]
+        w = worst[k]
+        if is_long[k]:
+            b = np.fmax(b, h)
+            w = np.fmin(w, lo)
+        else:
+            b = np.fmin(b, lo)
+            w = np.fmax(w, h)
+        best[k] = b
+        worst[k] = w

@@ -19,7 +19,7 @@ deposits, ``income`` dividends and interest, ``costs`` commissions and borrow fe
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +34,10 @@ from ml4t.backtest.portfolio.accounts import (
     AccountPolicy,
     BorrowCosts,
     CashAccount,
+    CryptoMargin,
+    FuturesMargin,
     InterestRates,
+    RegTMargin,
 )
 from ml4t.backtest.portfolio.corporate_actions import CorporateActionOutcome
 from ml4t.backtest.portfolio.errors import LedgerInvariantError
@@ -48,6 +51,8 @@ __all__ = ["Portfolio", "INVARIANT_TOLERANCE"]
 INVARIANT_TOLERANCE = 1e-9  # relative tolerance of `check_invariant`
 _ZERO = 1e-12  # relative size under which a position counts as closed
 _EMPTY = np.zeros(0)
+# Built-in policies are frozen dataclasses whose `short_block` depends on the asset alone.
+_STATIC_POLICIES = (CashAccount, RegTMargin, FuturesMargin, CryptoMargin)
 
 
 class Portfolio:
@@ -108,12 +113,14 @@ class Portfolio:
         "_lot",
         "_maint_pc",
         "_maint_rate",
+        "_memo",
         "_mult",
         "_pending",
         "_qty",
         "_realized",
         "_receivables",
         "_settlement_days",
+        "_short_ok",
         "_shortable",
         "_static",
         "_timestamp",
@@ -203,6 +210,14 @@ class Portfolio:
         self._unsettled: list[tuple[int, int, float]] = []  # (settle ns, currency, amount)
         self._timestamp: int | None = None
         self._last_day: int | None = None
+        # Account-level aggregates (equity, cash, requirements, buying power) computed since
+        # the last change of state; every mutating method clears it, so a value read from it
+        # is the one a fresh computation would give (bit for bit).
+        self._memo: dict[str, float] = {}
+        # Short permission per asset, when it cannot change (the built-in frozen policies).
+        self._short_ok: list[str | None] | None = None
+        if type(self._account) in _STATIC_POLICIES:
+            self._short_ok = [self._short_block(i) for i in range(n)]
         mults = self._mult.tolist()
         self.tracker = TradeTracker(self._assets, matching=matching, multipliers=mults)
         self.totals: dict[str, float] = {
@@ -318,7 +333,7 @@ class Portfolio:
     def cash(self) -> float:
         """Return cash in base currency (all currencies converted)."""
         if self._cash.shape[0] == 1:
-            return float(self._cash[0])
+            return self._cash.item(0)
         return float(self._cash @ self._fx)
 
     @property
@@ -339,6 +354,13 @@ class Portfolio:
     @property
     def equity(self) -> float:
         """Return ``cash + market_value + receivables - liabilities`` in base currency."""
+        memo = self._memo
+        value = memo.get("equity")
+        if value is None:
+            value = memo["equity"] = self._equity()
+        return value
+
+    def _equity(self) -> float:
         per_ccy = self._cash + self._receivables - self._liabilities
         local = self._value_local()
         if self._cash.shape[0] == 1:
@@ -348,15 +370,24 @@ class Portfolio:
 
     def position(self, asset: AssetId) -> float:
         """Return the signed quantity held of `asset` (0.0 when flat)."""
-        return float(self._qty[self._i(asset)])
+        i = self._index.get(asset)
+        if i is None:
+            i = self._i(asset)
+        return self._qty.item(i)
 
     def unsettled_cash(self) -> float:
         """Return sale proceeds not yet settled, base currency."""
+        if not self._unsettled:
+            return 0.0
         return float(sum(amount * self._fx[c] for _, c, amount in self._unsettled))
 
     def initial_requirement(self) -> float:
         """Return the initial margin requirement of the open positions, base currency."""
-        return self._requirement(self._init_rate, self._init_pc)
+        memo = self._memo
+        value = memo.get("initial")
+        if value is None:
+            value = memo["initial"] = self._requirement(self._init_rate, self._init_pc)
+        return value
 
     def maintenance_requirement(self) -> float:
         """Return the maintenance margin requirement of the open positions, base currency."""
@@ -376,14 +407,25 @@ class Portfolio:
         ``max(equity - initial_requirement, 0) / initial_rate`` (``2 x`` excess under
         Reg-T 50%; for futures compare the excess with the contract's initial margin).
         """
-        if self._account.is_cash_account:
-            return max(self.cash - self.unsettled_cash(), 0.0)
-        excess = self.equity - self.initial_requirement()
-        return max(excess, 0.0) / self._account.default_initial_rate
+        memo = self._memo
+        value = memo.get("buying_power")
+        if value is None:
+            if self._account.is_cash_account:
+                value = max(self.cash - self.unsettled_cash(), 0.0)
+            else:
+                excess = self.equity - self.initial_requirement()
+                value = max(excess, 0.0) / self._account.default_initial_rate
+            memo["buying_power"] = value
+        return value
 
     def can_short(self, asset: AssetId) -> bool:
         """Return True when a new short position in `asset` is permitted."""
-        return self._short_block(self._i(asset)) is None
+        i = self._index.get(asset)
+        if i is None:
+            i = self._i(asset)
+        if self._short_ok is not None:
+            return self._short_ok[i] is None
+        return self._short_block(i) is None
 
     def _short_block(self, i: int) -> str | None:
         asset = self._assets[i]
@@ -423,10 +465,10 @@ class Portfolio:
         if not (math.isfinite(quantity) and quantity > 0.0):
             return f"invalid quantity for {asset!r}: must be finite and > 0, was {quantity!r}"
         if not math.isfinite(price):
-            price = float(self._last[i])
+            price = self._last.item(i)
             if not math.isfinite(price):
                 return f"no price known for {asset!r}: cannot value the order"
-        old = float(self._qty[i])
+        old = self._qty.item(i)
         signed = quantity * int(side)
         new = old + signed
         if old == 0.0 or (old > 0.0) == (signed > 0.0):
@@ -436,12 +478,14 @@ class Portfolio:
         if opening <= 0.0:
             return None
         if new < 0.0:
-            blocked = self._short_block(i)
+            short_ok = self._short_ok
+            blocked = short_ok[i] if short_ok is not None else self._short_block(i)
             if blocked is not None:
                 return blocked
-        fx = float(self._fx[self._ccy[i]])
+        mult, c, _ = self._static[i]
+        fx = self._fx.item(c)
         need = opening * (
-            abs(price) * self._mult[i] * fx * self._init_rate[i] + self._init_pc[i] * fx
+            abs(price) * mult * fx * self._init_rate.item(i) + self._init_pc.item(i) * fx
         )
         if self._account.is_cash_account:
             available = self.cash - self.unsettled_cash()
@@ -471,33 +515,56 @@ class Portfolio:
         Raises:
             UnknownAssetError: `fill.asset` is not one of the portfolio's assets.
         """
-        i = self._index.get(fill.asset)
-        if i is None:
-            self._i(fill.asset)
-            return
-        if not self._fx_set:
-            self._update_fx(fill.timestamp)
-        signed = fill.quantity * int(fill.side)
-        self._trade(i, signed, fill.price, fill.timestamp)
-        commission = fill.commission
-        if commission:
-            self._cash[0] -= commission
-            self._costs[0] += commission
-            self.totals["commission"] += commission
-        self.tracker.on_fill(
-            i,
-            signed,
-            fill.price,
-            fill.timestamp,
-            commission=commission,
-            slippage=fill.slippage + fill.impact,
-            tag=fill.tag,
-        )
+        self.apply_fills((fill,))
+
+    def apply_fills(self, fills: Iterable[FillEvent]) -> None:
+        """Book several fills in order; the same result as `apply_fill` on each, cheaper.
+
+        This is the batch entry point for the broker's output: pass the list returned by
+        `SimulationBroker.process_bar` / `process_close` (or `SimulationBroker.fill_columns`
+        rows turned into events) as is. Fills are booked one after the other, exactly as a
+        loop over `apply_fill` would (same arithmetic, same trade records).
+
+        Raises:
+            UnknownAssetError: A fill's asset is not one of the portfolio's assets (the
+                fills before it are booked).
+
+        Example:
+            >>> pf = Portfolio(["A", "B"], initial_cash=1_000.0)
+            >>> pf.apply_fills([FillEvent(0, 1, "A", OrderSide.BUY, 2.0, 100.0),
+            ...                 FillEvent(0, 2, "B", OrderSide.BUY, 1.0, 50.0, commission=1.0)])
+            >>> pf.cash, pf.position("A"), pf.position("B")
+            (749.0, 2.0, 1.0)
+        """
+        index = self._index
+        trade = self._trade
+        on_fill = self.tracker.on_fill
+        cash = self._cash
+        costs = self._costs
+        totals = self.totals
+        self._memo.clear()
+        for fill in fills:
+            (ts, _, asset, side, quantity, price, _, commission, slippage, impact, _, _, tag) = fill
+            i = index.get(asset)
+            if i is None:
+                self._i(asset)
+                return
+            if not self._fx_set:
+                self._update_fx(ts)
+            signed = quantity * int(side)
+            trade(i, signed, price, ts)
+            if commission:
+                cash[0] -= commission
+                costs[0] += commission
+                totals["commission"] += commission
+            on_fill(i, signed, price, ts, commission, slippage + impact, tag)
+        self._memo.clear()
 
     # Core position arithmetic shared by fills and corporate actions; returns realized P&L.
     def _trade(self, i: int, signed: float, price: float, timestamp: int) -> float:
         # Static per-asset fields come from Python lists (`_static`), state from the arrays;
         # `.item` reads a numpy element as a Python float without building a numpy scalar.
+        self._memo.clear()
         mult, c, is_future = self._static[i]
         old = self._qty.item(i)
         new = old + signed
@@ -557,6 +624,7 @@ class Portfolio:
         self.advance_to(timestamp)
         finite = np.isfinite(close_row)
         np.copyto(self._last, close_row, where=finite)
+        self._memo.clear()
         self.tracker.update_excursions(
             close_row if high_row is None else high_row,
             close_row if low_row is None else low_row,
@@ -565,6 +633,7 @@ class Portfolio:
 
     def advance_to(self, timestamp: Timestamp) -> None:
         """Move the clock to `timestamp`: accruals, dividend payments, settlement, FX."""
+        self._memo.clear()
         day = timestamp // NS_PER_DAY
         if self._last_day is not None and day > self._last_day:
             self._accrue(day - self._last_day)
@@ -580,6 +649,7 @@ class Portfolio:
 
     def _update_fx(self, timestamp: int) -> None:
         assert self._fx_rates is not None
+        self._memo.clear()
         for k in range(1, len(self._currencies)):
             self._fx[k] = self._fx_rates.rate(self._currencies[k], timestamp)
         self._fx_set = True
@@ -618,6 +688,7 @@ class Portfolio:
 
     def deposit(self, amount: float, currency: str | None = None) -> None:
         """Add (or, if negative, withdraw) capital in `currency` (base when None)."""
+        self._memo.clear()
         c = self._currencies.index(currency or self.base_currency)
         self._cash[c] += amount
         self._capital[c] += amount
@@ -628,6 +699,7 @@ class Portfolio:
         Returns:
             The amount credited in `to_currency`.
         """
+        self._memo.clear()
         a = self._currencies.index(from_currency)
         b = self._currencies.index(to_currency)
         credited = amount * float(self._fx[a]) / float(self._fx[b])
@@ -659,6 +731,7 @@ class Portfolio:
         Raises:
             UnknownAssetError: `event.asset` or `event.new_asset` is not in `assets`.
         """
+        self._memo.clear()
         i = self._i(event.asset)
         kind = event.action_type
         before = float(self._qty[i])
@@ -708,6 +781,7 @@ class Portfolio:
             self._last[i] = price
         else:  # pragma: no cover - every CorporateActionType is handled above
             raise ConfigError(f"unsupported corporate action {kind!r}")
+        self._memo.clear()
         return CorporateActionOutcome(
             event.asset,
             kind,
