@@ -420,7 +420,9 @@ def write_docs(report: dict[str, Any]) -> None:
         + "; do not edit by hand. Each engine runs each workload in its own process, one at a"
         " time, after an untimed warm-up (JIT compilation excluded); time runs from the polars"
         " frame in memory to the final equity. Peak RSS is the child process's maximum resident"
-        " set (imports included).",
+        " set (imports included). On a shared machine timings move by tens of percent between"
+        " runs (this table's 2 cores were shared with other work); the ratios within one run"
+        " are what the targets refer to.",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']},"
         f" {m['date_utc']} UTC. Versions: "
