@@ -484,7 +484,7 @@ def write_docs(report: dict[str, Any]) -> None:
                 cells = []
                 for p in peers:
                     ratio = (o["asset_bars"] / o["seconds"]) / (p["asset_bars"] / p["seconds"])
-                    cells.append(f"{ratio:,.1f}x")
+                    cells.append(f"{ratio:.3g}x")
                 lines.append(f"| {o['path']} | " + " | ".join(cells) + " |")
             mem = [r for r in rows if r.get("peak_rss_mib")]
             if mem:
