@@ -458,6 +458,45 @@ class TestDerived:
         assert a.fingerprint() != b.fingerprint()
         assert len(a.fingerprint()) == 64
 
+    def test_fingerprint_is_the_documented_digest(self) -> None:
+        # the in-place hashing gives the digest of the documented byte layout, including
+        # NaNs with another sign or payload (hashed as np.nan), and is cached
+        rng = np.random.default_rng(0)
+        close = rng.uniform(10, 20, (50, 3))
+        close[3, 1] = np.nan
+        sig = rng.normal(size=(50, 3))
+        sig[5, 0] = -np.nan
+        sig[6, 2] = np.array([0x7FF8000000000123], dtype=np.uint64).view(np.float64)[0]
+        fields = {"open": close, "high": close, "low": close, "close": close,
+                  "volume": close * 0 + 1.0, "sig": sig}  # fmt: skip
+        ts = np.arange(50, dtype=np.int64) * NS_PER_DAY
+        feed = DataFeed(ts, ["A", "B", "C"], fields, context={"vix": rng.normal(size=50)})
+
+        def reference(f: DataFeed) -> str:
+            import hashlib  # noqa: PLC0415
+
+            digest = hashlib.sha256()
+            digest.update(b"ml4t-datafeed-v1\x00")
+            digest.update(f.timestamps.astype("<i8").tobytes())
+            digest.update("\x1f".join(f.assets).encode())
+            digest.update(f.has_bar.tobytes())
+            for group, arrays in (("f", f.fields), ("c", f.context)):
+                for name in sorted(arrays):
+                    arr = arrays[name]
+                    digest.update(f"\x00{group}:{name}\x00".encode())
+                    digest.update(np.where(np.isnan(arr), np.nan, arr).astype("<f8").tobytes())
+            digest.update("\x1f".join(f.signals).encode())
+            return digest.hexdigest()
+
+        assert feed.fingerprint() == reference(feed)
+        assert feed.fingerprint() is feed.fingerprint()  # cached
+        clean = fields | {"sig": np.where(np.isnan(sig), np.nan, sig)}
+        same = DataFeed(ts, ["A", "B", "C"], clean, context={"vix": feed.context["vix"]})
+        assert same.fingerprint() == feed.fingerprint()
+        assert feed.slice(end=int(ts[10])).fingerprint() == reference(feed.slice(end=int(ts[10])))
+        feed.timestamps = feed.timestamps + 1  # replacing an array is seen
+        assert feed.fingerprint() == reference(feed) != same.fingerprint()
+
     def test_pickle_round_trip_keeps_data_and_read_only_arrays(self) -> None:
         ctx = pl.DataFrame({"timestamp": [D1], "vix": [14.0]})
         feed = DataFeed.from_polars(prices(), context=ctx, repair="fix")

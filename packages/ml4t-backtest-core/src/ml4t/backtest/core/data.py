@@ -103,6 +103,27 @@ def _forward_index(updated: BoolArray) -> npt.NDArray[np.intp]:
     return np.maximum.accumulate(idx, axis=0)
 
 
+_NAN_BITS: Final = np.array([np.nan]).view(np.uint64)[0]
+
+
+def _canonical_nan(arr: FloatArray) -> FloatArray:
+    # `arr`, or a copy of it with every NaN replaced by np.nan's bit pattern when some NaN
+    # has another one (sign or payload), so that equal data hashes equally
+    nan = np.isnan(arr)
+    if not nan.any() or bool(np.all(arr.view(np.uint64)[nan] == _NAN_BITS)):
+        return arr
+    out: FloatArray = np.where(nan, np.nan, arr)
+    return out
+
+
+def _le_bytes(arr: npt.NDArray[Any], dtype: str) -> memoryview | bytes:
+    # the array's bytes as `dtype` (little-endian), without a copy when they already are
+    want = np.dtype(dtype)
+    if arr.dtype == want and arr.flags.c_contiguous:
+        return arr.data.cast("B")
+    return np.ascontiguousarray(arr, dtype=want).tobytes()
+
+
 class DataFeed:
     """Validated market data as (timestamps x assets) float64 arrays.
 
@@ -139,6 +160,7 @@ class DataFeed:
     __slots__ = (
         "_context",
         "_fields",
+        "_fingerprint",
         "_signal_names",
         "asset_index",
         "assets",
@@ -231,6 +253,7 @@ class DataFeed:
         self._signal_names = sig
         self.registry = reg
         self.repair_report = repair_report
+        self._fingerprint: tuple[tuple[Any, ...], str] | None = None
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -584,7 +607,9 @@ class DataFeed:
         """Return a sha256 hex digest of timestamps, assets, fields, mask and context.
 
         Equal data gives equal digests on any machine (little-endian float64 and int64;
-        every NaN hashed as the same NaN).
+        every NaN hashed as the same NaN). The digest is computed on first use and kept:
+        the feed's arrays are read-only. It hashes the arrays' bytes in place (copying a
+        field only when it holds a NaN with a non-standard bit pattern).
 
         Example:
             >>> from ml4t.backtest.core.datasets import sample_feed
@@ -592,18 +617,32 @@ class DataFeed:
             >>> feed.fingerprint() == sample_feed(["AAPL"]).fingerprint()
             True
         """
+        # the cache is keyed on the identity of what is hashed, so that replacing an
+        # attribute (rather than writing into a read-only array) still gives a fresh digest
+        key = (
+            id(self.timestamps),
+            self.assets,
+            id(self.has_bar),
+            tuple((name, id(arr)) for name, arr in self._fields.items()),
+            tuple((name, id(arr)) for name, arr in self._context.items()),
+            self._signal_names,
+        )
+        cached: tuple[tuple[Any, ...], str] | None = getattr(self, "_fingerprint", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
         digest = hashlib.sha256()
         digest.update(b"ml4t-datafeed-v1\x00")
-        digest.update(self.timestamps.astype("<i8").tobytes())
+        digest.update(_le_bytes(self.timestamps, "<i8"))
         digest.update("\x1f".join(self.assets).encode())
-        digest.update(self.has_bar.tobytes())
+        digest.update(_le_bytes(self.has_bar, "|b1"))
         for group, arrays in (("f", self._fields), ("c", self._context)):
             for name in sorted(arrays):
-                arr = arrays[name]
                 digest.update(f"\x00{group}:{name}\x00".encode())
-                digest.update(np.where(np.isnan(arr), np.nan, arr).astype("<f8").tobytes())
+                digest.update(_le_bytes(_canonical_nan(arrays[name]), "<f8"))
         digest.update(("\x1f".join(self._signal_names)).encode())
-        return digest.hexdigest()
+        value = digest.hexdigest()
+        self._fingerprint = (key, value)
+        return value
 
     # ------------------------------------------------------------------ dunder
     def __getstate__(self) -> dict[str, Any]:
