@@ -411,6 +411,25 @@ def _slippage_params(config: BacktestConfig) -> tuple[int, float]:
     return 0, 0.0
 
 
+def _lookup(mapping: dict[int, str], size: int, default: str = "") -> pl.Series:
+    # code -> label as a Series to `gather` from (labels built once, not once per row)
+    return pl.Series([mapping.get(code, default) for code in range(size)], dtype=pl.String)
+
+
+_TAG_LABELS = _lookup(_TAGS, 9)
+_REASON_LABELS = _lookup(_REASONS, 7)
+_STATUS_LABELS = _lookup(_STATUS, 7)
+_ORDER_TYPE_LABELS = _lookup({6: "MARKET_ON_CLOSE"}, 7, "MARKET")
+
+
+def _labels(table: pl.Series, codes: npt.NDArray[np.int64]) -> pl.Series:
+    return table.gather(codes)
+
+
+def _times(ts: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> pl.Series:
+    return pl.Series(ts[rows], dtype=pl.Int64).cast(_TS)
+
+
 def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
     ts: npt.NDArray[np.int64],
     assets: tuple[str, ...],
@@ -427,17 +446,27 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
     started: float,
     name: str,
 ) -> BacktestResult:
-    names = np.array(assets, dtype=object)
-    value_m = np.where(qty != 0.0, value, 0.0)
-    long_e = np.where(value_m > 0, value_m, 0.0).sum(axis=1)
-    short_e = np.where(value_m < 0, value_m, 0.0).sum(axis=1)
-    mv = value_m.sum(axis=1)
+    # Frames are built column by column from the kernel's arrays (numpy -> polars without
+    # a copy); labels (assets, tags, statuses) are gathered from small lookup Series.
+    names = pl.Series(assets, dtype=pl.String)
+    # the kernels record a value only where the position is non-zero (0.0 elsewhere), so
+    # `value` is already the marked value of held positions
+    long_e = np.where(value > 0, value, 0.0).sum(axis=1)
+    short_e = np.where(value < 0, value, 0.0).sum(axis=1)
+    mv = value.sum(axis=1)
     gross = long_e - short_e
+    n_t = equity.shape[0]
+    returns = np.empty(n_t)
+    drawdown = np.maximum.accumulate(equity)
+    # a zero or negative equity gives inf/NaN here, by design (undefined ratios)
     with np.errstate(divide="ignore", invalid="ignore"):
         leverage = np.where(equity != 0.0, gross / equity, np.nan)
-        prev = np.concatenate([[config.initial_cash], equity[:-1]])
-        returns = equity / prev - 1.0
-        drawdown = equity / np.maximum.accumulate(equity) - 1.0
+        if n_t:
+            returns[0] = equity[0] / config.initial_cash
+        np.divide(equity[1:], equity[:-1], out=returns[1:])
+        np.subtract(returns, 1.0, out=returns)
+        np.divide(equity, drawdown, out=drawdown)
+        np.subtract(drawdown, 1.0, out=drawdown)
     equity_curve = pl.DataFrame(
         {
             "timestamp": pl.Series(ts, dtype=pl.Int64).cast(_TS),
@@ -455,42 +484,44 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
         schema=EQUITY_CURVE_SCHEMA,
     )
     fa = fills.astype(np.int64) if fills.size else np.zeros((0, 11), dtype=np.int64)
+    n_f = fills.shape[0]
     fills_df = pl.DataFrame(
         {
-            "timestamp": pl.Series(ts[fa[:, 0]], dtype=pl.Int64).cast(_TS),
+            "timestamp": _times(ts, fa[:, 0]),
             "order_id": fa[:, 1],
-            "asset": pl.Series(names[fa[:, 2]].tolist(), dtype=pl.String),
+            "asset": names.gather(fa[:, 2]),
             "side": pl.Series(fa[:, 3], dtype=pl.Int8),
             "quantity": fills[:, 4],
             "price": fills[:, 5],
             "reference_price": fills[:, 6],
             "commission": fills[:, 7],
             "slippage": fills[:, 8],
-            "impact": np.zeros(fills.shape[0]),
+            "impact": np.zeros(n_f),
             "remaining": fills[:, 9],
             "multiplier": mult[fa[:, 2]],
-            "tag": pl.Series([_TAGS[int(c)] for c in fa[:, 10]], dtype=pl.String),
+            "tag": _labels(_TAG_LABELS, fa[:, 10]),
         },
         schema=FILLS_SCHEMA,
     )
     oa = np.nan_to_num(orders).astype(np.int64) if orders.size else np.zeros((0, 12), np.int64)
+    n_o = orders.shape[0]
     orders_df = pl.DataFrame(
         {
             "order_id": oa[:, 0],
-            "created_at": pl.Series(ts[oa[:, 1]], dtype=pl.Int64).cast(_TS),
-            "updated_at": pl.Series(ts[oa[:, 2]], dtype=pl.Int64).cast(_TS),
-            "asset": pl.Series(names[oa[:, 3]].tolist(), dtype=pl.String),
+            "created_at": _times(ts, oa[:, 1]),
+            "updated_at": _times(ts, oa[:, 2]),
+            "asset": names.gather(oa[:, 3]),
             "side": pl.Series(oa[:, 4], dtype=pl.Int8),
             "quantity": orders[:, 5],
-            "order_type": ["MARKET_ON_CLOSE" if k == 6 else "MARKET" for k in oa[:, 6]],
-            "limit_price": np.full(orders.shape[0], np.nan),
-            "stop_price": np.full(orders.shape[0], np.nan),
-            "time_in_force": ["GTC"] * orders.shape[0],
-            "status": [_STATUS[int(k)] for k in oa[:, 7]],
+            "order_type": _labels(_ORDER_TYPE_LABELS, oa[:, 6]),
+            "limit_price": np.full(n_o, np.nan),
+            "stop_price": np.full(n_o, np.nan),
+            "time_in_force": pl.repeat("GTC", n_o, dtype=pl.String, eager=True),
+            "status": _labels(_STATUS_LABELS, oa[:, 7]),
             "filled_quantity": orders[:, 8],
             "average_fill_price": orders[:, 9],
-            "reason": [_REASONS[int(k)] for k in oa[:, 10]],
-            "tag": [_TAGS[int(k)] for k in oa[:, 11]],
+            "reason": _labels(_REASON_LABELS, oa[:, 10]),
+            "tag": _labels(_TAG_LABELS, oa[:, 11]),
         },
         schema=ORDERS_SCHEMA,
     ).sort("order_id")
@@ -502,11 +533,11 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
     sides = ta[:, 15] if trades.shape[1] > 15 else np.ones(trades.shape[0], dtype=np.int64)
     trades_df = pl.DataFrame(
         {
-            "asset": pl.Series(names[ta[:, 0]].tolist(), dtype=pl.String),
+            "asset": names.gather(ta[:, 0]),
             "side": pl.Series(sides.astype(np.int8), dtype=pl.Int8),
             "quantity": trades[:, 1],
-            "entry_time": pl.Series(ts[ta[:, 2]], dtype=pl.Int64).cast(_TS),
-            "exit_time": pl.Series(ts[ta[:, 3]], dtype=pl.Int64).cast(_TS),
+            "entry_time": _times(ts, ta[:, 2]),
+            "exit_time": _times(ts, ta[:, 3]),
             "entry_price": trades[:, 4],
             "exit_price": trades[:, 5],
             "gross_pnl": trades[:, 6],
@@ -517,17 +548,20 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
             "mae": trades[:, 11],
             "mfe": trades[:, 12],
             "bars_held": ta[:, 13],
-            "exit_reason": [_TAGS[int(k)] for k in ta[:, 14]],
+            "exit_reason": _labels(_TAG_LABELS, ta[:, 14]),
         },
         schema=TRADES_SCHEMA,
     )
-    rows, cols = np.nonzero(qty)
+    # row-major non-zero positions, as np.nonzero(qty) gives them, from the flat index
+    flat = np.flatnonzero(qty)
+    n_a = len(assets)
+    rows, cols = (flat, np.zeros_like(flat)) if n_a == 1 else np.divmod(flat, n_a)
     positions = pl.DataFrame(
         {
-            "timestamp": pl.Series(ts[rows], dtype=pl.Int64).cast(_TS),
-            "asset": pl.Series(names[cols].tolist(), dtype=pl.String),
-            "quantity": qty[rows, cols],
-            "market_value": value[rows, cols],
+            "timestamp": _times(ts, rows),
+            "asset": names.gather(cols),
+            "quantity": qty.reshape(-1)[flat],
+            "market_value": value.reshape(-1)[flat],
         },
         schema=POSITIONS_SCHEMA,
     )
