@@ -36,18 +36,26 @@ import numpy.typing as npt
 
 from ml4t.backtest.core.assets import Asset, AssetRegistry
 from ml4t.backtest.core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
-from ml4t.backtest.core.errors import ConfigError, OrderError, OrderRejectedError
+from ml4t.backtest.core.errors import (
+    ConfigError,
+    InvalidQuantityError,
+    OrderError,
+    OrderRejectedError,
+)
 from ml4t.backtest.core.events import FillEvent, OrderEvent
 from ml4t.backtest.core.types import AssetId, Timestamp
+from ml4t.backtest.execution._funds import fee_inclusive_quantity
 from ml4t.backtest.execution._rounding import ceil_to_step, floor_to_step
 from ml4t.backtest.execution.account import AccountView
 from ml4t.backtest.execution.algos import ExecutionAlgorithm
 from ml4t.backtest.execution.commission import CommissionModel, NoCommission
 from ml4t.backtest.execution.fills import (
+    BracketActivation,
     FillTiming,
     FundsPolicy,
     IntrabarPolicy,
     MatchCode,
+    TrailReference,
     first_touch,
     intrabar_path,
     trailing_stop_level,
@@ -71,10 +79,9 @@ _PHASE_CLOSE: Final = 2  # matched in process_close at the close
 _STATS_SPAN: Final = 20  # bars in the EWMA of volume and squared returns
 _LIMITED: Final = (OrderType.LIMIT, OrderType.STOP_LIMIT)
 _IOC_FOK: Final = (int(TimeInForce.IOC), int(TimeInForce.FOK))
-_ROW_CLOSE: Final = 0
-_ROW_BAR: Final = 1
-_ROW_STATS: Final = 2
-_MAX_ROWS: Final = 64  # fold pending bar rows at least this often
+_WORKING: Final = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)  # Order.is_working
+_PRICELESS: Final = (OrderType.MARKET, OrderType.MARKET_ON_OPEN, OrderType.MARKET_ON_CLOSE)
+_MAX_ROWS: Final = 256  # fold pending bar rows at least this often
 _SUBMITTED: Final = OrderStatus.SUBMITTED
 _ACCEPTED: Final = OrderStatus.ACCEPTED
 _CREATED: Final = OrderStatus.CREATED
@@ -101,7 +108,17 @@ class SimulationBroker:
         account: Read for positions, short permission and buying power; None skips the
             account checks (every order counts as an entry).
         funds_policy: At fill time, REJECT an order that buying power cannot cover, or
-            RESIZE it to what is affordable.
+            RESIZE it to what is affordable (RESIZE_FEE_INCLUSIVE: the largest quantity
+            whose cost plus its own commission fits, ``q * price * multiplier +
+            commission(q) <= buying power``).
+        trail_reference: What a trailing stop follows: EXTREME (default; the open, then
+            each bar's high for a SELL stop / low for a BUY stop) or CLOSE (each bar's close
+            only, after the bar is matched).
+        bracket_activation: When OTO children of a filled order start working: SAME_BAR
+            (default; the rest of the bar when the parent filled at the open) or NEXT_BAR.
+        slippage_cap_to_bar: Cap the costs so a fill never prices outside its bar: a buy
+            pays at most the bar's high, a sell receives at least its low (the matched
+            price itself is never moved in the trader's favour).
         default_volatility: Daily volatility used by impact models until 2 closes are seen.
         bars_per_day: Bars in a trading day (to scale bar volume and volatility to daily).
 
@@ -129,6 +146,9 @@ class SimulationBroker:
         exit_first: bool = True,
         account: AccountView | None = None,
         funds_policy: FundsPolicy = FundsPolicy.REJECT,
+        trail_reference: TrailReference = TrailReference.EXTREME,
+        bracket_activation: BracketActivation = BracketActivation.SAME_BAR,
+        slippage_cap_to_bar: bool = False,
         default_volatility: float = 0.02,
         bars_per_day: float = 1.0,
     ) -> None:
@@ -150,6 +170,11 @@ class SimulationBroker:
         self.exit_first = exit_first
         self.account = account
         self.funds_policy = FundsPolicy(funds_policy)
+        self.trail_reference = TrailReference(trail_reference)
+        self.bracket_activation = BracketActivation(bracket_activation)
+        self.slippage_cap_to_bar = bool(slippage_cap_to_bar)
+        self._bar_hl: tuple[FloatArray, FloatArray] | None = None  # cap bounds of this pass
+        self._bar_rows: tuple[int, FloatArray, FloatArray] | None = None  # t, high, low
         if not (math.isfinite(default_volatility) and default_volatility >= 0.0):
             raise ConfigError(
                 f"`default_volatility` must be finite and >= 0, was {default_volatility!r}"
@@ -177,20 +202,21 @@ class SimulationBroker:
         self._used = np.zeros(n)
         self._shift = np.zeros(n)
         self._volume = np.full(n, np.nan)
-        self._close = np.full(n, np.nan)
         self._pend_pos = np.zeros(n)
         self._pend_bp = 0.0
         self._month = -1
         self._month_ts: Timestamp | None = None
         self._month_volume = 0.0
         # Bar rows not yet folded into `_last_close` and the volume/volatility statistics:
-        # (kind, close, volume) with kind _ROW_CLOSE (from process_close), _ROW_BAR
-        # (process_bar, last close only) or _ROW_STATS (process_bar with an impact model).
+        # (impact, close, volume) from process_bar (`impact` is the model then in force: the
+        # statistics are kept only for a real one), (None, close, None) from process_close.
         # They are folded, in order, the first time something needs those arrays, so a
         # bar with an empty book costs almost nothing.
-        self._rows: list[tuple[int, npt.ArrayLike, npt.ArrayLike | None]] = []
-        self._bar_seq = 0  # count of _start_bar calls
-        self._zeroed_seq = 0  # _bar_seq at which _used/_shift were last zeroed
+        self._rows: list[tuple[ImpactModel | None, npt.ArrayLike, npt.ArrayLike | None]] = []
+        self._zeroed_t = -1  # the bar whose fills `_used` / `_shift` hold
+        # Slot rows added by submit_many not yet written to the book arrays (None: write
+        # them at once, as `submit` does).
+        self._deferred: list[tuple[int, int, int, int, int, bool]] | None = None
         self._lot = [d.lot_size for d in self._asset_defs]
         self._tick = [d.tick_size for d in self._asset_defs]
         self._mult_list: list[float] = self._multiplier.tolist()
@@ -261,19 +287,62 @@ class SimulationBroker:
         s = self._free.pop()
         self._slot_order[s] = order
         self._slot_of[order.order_id] = s
+        if active:
+            self._n_active += 1
+        if self._deferred is not None:  # inside submit_many: written in one go later
+            self._deferred.append((s, a, int(order.side), phase, eligible, active))
+            return
+        self._write_slot(s, order, eligible=eligible, a=a, phase=phase, active=active)
+
+    def _write_slot(
+        self, s: int, order: Order, *, eligible: int, a: int, phase: int, active: bool
+    ) -> None:
+        expire = order.expire_at
         self._s_asset[s] = a
         self._s_side[s] = order.side
         self._s_type[s] = order.order_type
         self._s_tif[s] = order.time_in_force
         self._s_phase[s] = phase
         self._s_submit[s] = order.submit_bar
-        expire = order.expire_at
         self._s_expire[s] = expire if expire is not None else _NEVER
         self._s_active[s] = active
         self._s_elig[s] = eligible
-        if active:
-            self._n_active += 1
         self._sync_slot(s, order)
+
+    def _flush_slots(self) -> None:
+        # Write the slots added during submit_many to the book arrays. Its orders differ
+        # only in asset and side when phase, eligibility and activity agree (they do for
+        # one batch); then the other columns are set for all slots at once.
+        rows = self._deferred
+        if not rows:
+            return
+        self._deferred = []
+        slot_order = self._slot_order
+        first = rows[0]
+        if any(r[3:] != first[3:] for r in rows):
+            for s, a, _, phase, eligible, active in rows:
+                order = slot_order[s]
+                assert order is not None
+                self._write_slot(s, order, eligible=eligible, a=a, phase=phase, active=active)
+            return
+        model = slot_order[first[0]]
+        assert model is not None
+        slots = np.fromiter((r[0] for r in rows), dtype=np.intp, count=len(rows))
+        self._s_asset[slots] = np.fromiter((r[1] for r in rows), np.int64, count=len(rows))
+        self._s_side[slots] = np.fromiter((r[2] for r in rows), np.int8, count=len(rows))
+        self._s_type[slots] = model.order_type
+        self._s_tif[slots] = model.time_in_force
+        self._s_phase[slots] = first[3]
+        self._s_submit[slots] = model.submit_bar
+        self._s_expire[slots] = _NEVER if model.expire_at is None else model.expire_at
+        self._s_active[slots] = first[5]
+        self._s_elig[slots] = first[4]
+        self._s_limit[slots] = model.limit_price
+        self._s_stop[slots] = model.stop_price
+        self._s_amount[slots] = model.trail_amount
+        self._s_pct[slots] = model.trail_percent
+        self._s_ref[slots] = model.trail_reference
+        self._s_trig[slots] = model.triggered
 
     def _sync_slot(self, s: int, order: Order) -> None:
         self._s_limit[s] = order.limit_price
@@ -361,6 +430,98 @@ class SimulationBroker:
         self._submit(order, eligible=self._t + 1, pending_position=0.0)
         return order
 
+    def submit_many(
+        self,
+        assets: npt.ArrayLike,
+        quantities: npt.ArrayLike,
+        *,
+        order_type: OrderType = OrderType.MARKET,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        tag: str = "",
+    ) -> list[Order]:
+        """Submit one price-less order per (asset position, signed quantity); return them.
+
+        The batch twin of `submit` for rebalancing: entry ``k`` becomes the order
+        ``Order(self.assets[assets[k]], BUY if quantities[k] > 0 else SELL,
+        abs(quantities[k]), order_type, time_in_force=time_in_force, tag=tag)``, and the
+        orders are submitted one after the other in the given order, exactly as that many
+        `submit` calls would (same ids, validation, order events, rejections and fills), at
+        a fraction of the cost. To have exits checked and filled first, pass them first (with
+        an account attached, fills put exits first anyway).
+
+        Args:
+            assets: Integer positions in `assets` (the broker's column order), shape ``(k,)``.
+            quantities: Signed quantities (+ buy, - sell), shape ``(k,)``; each finite and
+                non-zero (drop zeros before calling).
+            order_type: MARKET (default), MARKET_ON_OPEN or MARKET_ON_CLOSE.
+            time_in_force: For all orders; GTD is not available here (it needs `expire_at`).
+            tag: Carried into every order's events and fills.
+
+        Returns:
+            The orders, aligned to the inputs; `Order.order_id` is the id, `Order.status`
+            is ACCEPTED or REJECTED (with `Order.reason`).
+
+        Raises:
+            InvalidQuantityError: A quantity is zero, NaN or infinite (nothing submitted).
+            OrderError: An asset position is out of range, `assets` and `quantities`
+                differ in length, or the order type / time in force is not allowed here
+                (nothing submitted).
+
+        Example:
+            >>> import numpy as np
+            >>> broker = SimulationBroker(["A", "B", "C"])
+            >>> orders = broker.submit_many(np.array([2, 0]), np.array([-5.0, 10.0]))
+            >>> [(o.order_id, o.asset, o.side.name, o.quantity) for o in orders]
+            [(1, 'C', 'SELL', 5.0), (2, 'A', 'BUY', 10.0)]
+        """
+        idx = np.asarray(assets, dtype=np.int64).ravel()
+        qty = np.asarray(quantities, dtype=np.float64).ravel()
+        if idx.shape != qty.shape:
+            raise OrderError(
+                f"`assets` ({idx.size}) and `quantities` ({qty.size}) must have the same length"
+            )
+        order_type = OrderType(order_type)
+        time_in_force = TimeInForce(time_in_force)
+        if order_type not in _PRICELESS:
+            raise OrderError(
+                f"submit_many takes MARKET, MARKET_ON_OPEN or MARKET_ON_CLOSE orders, was "
+                f"{order_type.name}; submit priced orders one by one with submit()"
+            )
+        if time_in_force is TimeInForce.GTD:
+            raise OrderError("submit_many cannot place GTD orders (they need `expire_at`)")
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self.assets)):
+            raise OrderError(
+                f"asset positions must be in [0, {len(self.assets)}), were "
+                f"{int(idx.min())}..{int(idx.max())}"
+            )
+        bad = ~np.isfinite(qty) | (qty == 0.0)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise InvalidQuantityError(
+                f"invalid quantity for {self.assets[int(idx[k])]!r} (entry {k}): must be "
+                f"finite and non-zero (the sign is the side), was {float(qty[k])!r}"
+            )
+        names = self.assets
+        trusted = Order._trusted  # arguments checked above
+        submit = self._submit
+        eligible = self._t + 1
+        buy, sell = OrderSide.BUY, OrderSide.SELL
+        out: list[Order] = []
+        append = out.append
+        self._deferred = []
+        try:
+            for a, q in zip(idx.tolist(), qty.tolist(), strict=True):
+                if q > 0.0:
+                    order = trusted(names[a], buy, q, order_type, time_in_force, tag)
+                else:
+                    order = trusted(names[a], sell, -q, order_type, time_in_force, tag)
+                submit(order, eligible=eligible, pending_position=0.0)
+                append(order)
+        finally:
+            self._flush_slots()
+            self._deferred = None
+        return out
+
     def _submit(self, order: Order, *, eligible: int, pending_position: float) -> None:
         if order.status is not _CREATED:
             raise OrderError(f"{order!r} was already submitted; build a new order")
@@ -415,6 +576,8 @@ class SimulationBroker:
             return 0.0
         if self._rows:
             self._fold_rows()
+        if self._deferred:
+            self._flush_slots()
         total = 0.0
         for order in self._slot_order:
             if order is None or not order.is_working:
@@ -633,43 +796,44 @@ class SimulationBroker:
     # -- bars -----------------------------------------------------------------------------
 
     def _start_bar(self, t: int, timestamp: Timestamp) -> None:
-        # `_used` / `_shift` restart at zero every bar; they are zeroed when the first fill
-        # of the bar needs them (`_fill`), not here.
+        # `_used` / `_shift` restart at zero every bar (bar indices increase by call); they
+        # are zeroed when the first fill of the bar needs them (`_fill`), not here.
         self._t = t
         self._now = timestamp
-        self._bar_seq += 1
 
     def _fold_rows(self) -> None:
         # Apply the pending bar rows to `_last_close` (and the EWMA statistics), in order.
         rows = self._rows
         self._rows = []
-        if all(kind != _ROW_STATS for kind, _, _ in rows):
+        if all(impact is None or isinstance(impact, NoImpact) for impact, _, _ in rows):
             # Only the last close per asset matters: walk back from the newest row and stop
             # once every asset has one (the same values an in-order replay leaves).
             todo: npt.NDArray[np.bool_] | None = None
-            for kind, close_, _ in reversed(rows):
+            for impact, close_, _ in reversed(rows):
                 close = np.asarray(close_, dtype=np.float64)
-                ok = ~np.isnan(close) if kind == _ROW_CLOSE else np.isfinite(close)
+                ok = ~np.isnan(close) if impact is None else np.isfinite(close)
                 take = ok if todo is None else ok & todo
                 self._last_close[take] = close[take]
                 todo = ~ok if todo is None else todo & ~ok
                 if not todo.any():
                     break
             return
-        for kind, close_, volume_ in rows:
+        for impact, close_, volume_ in rows:
             close = np.asarray(close_, dtype=np.float64)
-            if kind == _ROW_CLOSE:
+            if impact is None:  # from process_close
                 finite = ~np.isnan(close)
                 self._last_close[finite] = close[finite]
-            elif kind == _ROW_BAR:
+            elif isinstance(impact, NoImpact):
                 finite = np.isfinite(close)
                 self._last_close[finite] = close[finite]
             else:
                 self._update_stats(close, np.asarray(volume_, dtype=np.float64))
 
-    def _push_row(self, kind: int, close: npt.ArrayLike, volume: npt.ArrayLike | None) -> None:
+    def _push_row(
+        self, impact: ImpactModel | None, close: npt.ArrayLike, volume: npt.ArrayLike | None
+    ) -> None:
         rows = self._rows
-        rows.append((kind, close, volume))
+        rows.append((impact, close, volume))
         if len(rows) >= _MAX_ROWS:
             self._fold_rows()
 
@@ -713,13 +877,12 @@ class SimulationBroker:
         """
         self._t = t
         self._now = timestamp
-        self._bar_seq += 1
         self._volume = volume  # converted to float64 by the slow path
-        self._close = close
+        if self.slippage_cap_to_bar:  # the closing auction of this bar caps at its high/low
+            self._bar_rows = (t, high, low)
         if not self._n_active and not self._algos:
             rows = self._rows
-            kind = _ROW_BAR if isinstance(self.impact, NoImpact) else _ROW_STATS
-            rows.append((kind, close, volume))
+            rows.append((self.impact, close, volume))
             if len(rows) >= _MAX_ROWS:
                 self._fold_rows()
             return []
@@ -731,7 +894,6 @@ class SimulationBroker:
         close = np.asarray(close, dtype=np.float64)
         volume = np.asarray(volume, dtype=np.float64)
         self._volume = volume
-        self._close = close
         fills: list[FillEvent] = []
         if self._algos:
             self._spawn_children(at_close=False)
@@ -763,8 +925,11 @@ class SimulationBroker:
                     fills.extend(
                         self._pass(again, open, high, low, close, market, bid, ask, auction=False)
                     )
-                self._after_bar_trailing(high, low)
-        self._push_row(_ROW_BAR if isinstance(self.impact, NoImpact) else _ROW_STATS, close, volume)
+                if self.trail_reference is TrailReference.CLOSE:
+                    self._after_bar_trailing(close, close)
+                else:
+                    self._after_bar_trailing(high, low)
+        self._push_row(self.impact, close, volume)
         return fills
 
     def process_close(
@@ -805,10 +970,9 @@ class SimulationBroker:
         self._now = timestamp
         if volume is not None:
             self._volume = volume
-        self._close = close
         if not self._n_active and not self._algos:
             rows = self._rows
-            rows.append((_ROW_CLOSE, close, None))
+            rows.append((None, close, None))
             if len(rows) >= _MAX_ROWS:
                 self._fold_rows()
             return []
@@ -817,7 +981,6 @@ class SimulationBroker:
         close = np.asarray(close, dtype=np.float64)
         if volume is not None:
             self._volume = np.asarray(volume, dtype=np.float64)
-        self._close = close
         fills: list[FillEvent] = []
         if self._algos:
             self._spawn_children(at_close=True)
@@ -847,7 +1010,7 @@ class SimulationBroker:
                     order = self._slot_order[s]
                     if order is not None:
                         self._finish(order, OrderStatus.EXPIRED, "DAY order expired at session end")
-        self._push_row(_ROW_CLOSE, close, None)
+        self._push_row(None, close, None)
         return fills
 
     def _close_timing(self) -> bool:
@@ -980,9 +1143,18 @@ class SimulationBroker:
             h = np.where(is_open_auction, o, h)
             lo = np.where(is_open_auction, o, lo)
             mkt = np.where(is_open_auction, o, mkt)
+        if self.slippage_cap_to_bar:
+            rows = self._bar_rows
+            if not auction:
+                self._bar_hl = (np.asarray(high, np.float64), np.asarray(low, np.float64))
+            elif rows is not None and rows[0] == self._t:  # the close: this bar's high/low
+                self._bar_hl = (np.asarray(rows[1], np.float64), np.asarray(rows[2], np.float64))
+            else:
+                self._bar_hl = (close, close)
         types = self._s_type[idx]
         trailing = types == int(OrderType.TRAILING_STOP)
-        if trailing.any():  # the open is known before the rest of the bar
+        if trailing.any() and self.trail_reference is TrailReference.EXTREME:
+            # the open is known before the rest of the bar
             t_idx = idx[trailing]
             ref, level = update_trailing_nb(
                 self._s_side[t_idx],
@@ -1017,17 +1189,36 @@ class SimulationBroker:
         )
         fills: list[FillEvent] = []
         if hit.size:
-            cands = [(int(idx[j]), float(price[j]), int(code[j])) for j in hit.tolist()]
+            cands = list(
+                zip(idx[hit].tolist(), price[hit].tolist(), code[hit].tolist(), strict=True)
+            )
             cands = self._resolve_oco(cands, open_, high, low, close, auction=auction)
+            slot_order = self._slot_order
+            keys: list[tuple[bool, int]] = []
             if self.exit_first and self.account is not None:
-                cands.sort(key=lambda c: (not self._is_exit(c[0]), self._order_id(c[0])))
+                # exits first (as `_is_exit`), then by order id
+                position = self.account.position
+                pend = self._pend_pos
+                s_asset = self._s_asset
+                for cand in cands:
+                    order = slot_order[cand[0]]
+                    if order is None:
+                        keys.append((True, 0))
+                    else:
+                        held = position(order.asset) + pend.item(s_asset.item(cand[0]))
+                        keys.append((not held * int(order.side) < 0, order.order_id))
             else:
-                cands.sort(key=lambda c: self._order_id(c[0]))
-            for s, p, c in cands:
-                order = self._slot_order[s]
-                if order is None or not order.is_working:
+                for cand in cands:
+                    order = slot_order[cand[0]]
+                    keys.append((False, order.order_id if order is not None else 0))
+            ranked = sorted(range(len(cands)), key=keys.__getitem__)  # stable, as list.sort
+            fill_one = self._fill
+            for k in ranked:
+                s, p, c = cands[k]
+                order = slot_order[s]
+                if order is None or order.status not in _WORKING:
                     continue
-                fill = self._fill(order, s, p, c, auction=auction)
+                fill = fill_one(order, s, p, c, auction=auction)
                 if fill is not None:
                     fills.append(fill)
         self._end_of_pass(idx, o, auction=auction)
@@ -1143,10 +1334,10 @@ class SimulationBroker:
     def _fill(
         self, order: Order, s: int, base: float, code: int, *, auction: bool
     ) -> FillEvent | None:
-        if self._zeroed_seq != self._bar_seq:  # first fill of this bar
+        if self._zeroed_t != self._t:  # first fill of this bar
             self._used.fill(0.0)
             self._shift.fill(0.0)
-            self._zeroed_seq = self._bar_seq
+            self._zeroed_t = self._t
         a = self._s_asset.item(s)
         mult = self._mult_list[a]
         side = int(order.side)
@@ -1201,7 +1392,17 @@ class SimulationBroker:
                             f"{need:.2f}, has {have:.2f}",
                         )
                         return None
-                    afford = floor_to_step(max(have - comm, 0.0) / (price * mult), lot)
+                    if self.funds_policy is FundsPolicy.RESIZE_FEE_INCLUSIVE:
+                        afford = floor_to_step(
+                            fee_inclusive_quantity(
+                                have,
+                                price * mult,
+                                lambda q: self._commission(closing + q, price, mult, maker),
+                            ),
+                            lot,
+                        )
+                    else:
+                        afford = floor_to_step(max(have - comm, 0.0) / (price * mult), lot)
                     while afford > 0.0:
                         new_qty = closing + afford
                         slip, temp, perm = self._costs(order, ref, new_qty, a, volume, limited)
@@ -1264,7 +1465,11 @@ class SimulationBroker:
             if self._algo_of:
                 self._algo_of.pop(order.order_id, None)
             if order.children:
-                at_open = not auction and code in (MatchCode.MARKET, MatchCode.GAP)
+                at_open = (
+                    not auction
+                    and code in (MatchCode.MARKET, MatchCode.GAP)
+                    and self.bracket_activation is BracketActivation.SAME_BAR
+                )
                 self._release_children(order, fill_at_open=at_open)
         elif resized:
             self._finish(
@@ -1299,6 +1504,15 @@ class SimulationBroker:
         if order.side is OrderSide.SELL and slip + temp + perm > ref:
             f = ref / (slip + temp + perm)
             slip, temp, perm = slip * f, temp * f, perm * f
+        bounds = self._bar_hl
+        if bounds is not None and self.slippage_cap_to_bar:
+            total = slip + temp + perm
+            side = int(order.side)
+            bound = float(bounds[0][a] if side > 0 else bounds[1][a])
+            allowed = max((bound - ref) * side, 0.0)  # NaN bound: no cap
+            if total > allowed:
+                f = allowed / total
+                slip, temp, perm = slip * f, temp * f, perm * f
         return slip, temp, perm
 
     def _commission(self, qty: float, price: float, mult: float, maker: bool) -> float:

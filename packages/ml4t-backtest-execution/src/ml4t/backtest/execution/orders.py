@@ -139,14 +139,17 @@ class Order:
             )
         self.order_id = 0
         self.asset = asset
-        self.side = OrderSide(side)
+        # enum members pass as they are (the conversion would return them unchanged)
+        self.side = side if type(side) is OrderSide else OrderSide(side)
         self.quantity = quantity
-        self.order_type = OrderType(order_type)
+        self.order_type = order_type if type(order_type) is OrderType else OrderType(order_type)
         self.limit_price = float(limit_price)
         self.stop_price = float(stop_price)
         self.trail_amount = float(trail_amount)
         self.trail_percent = float(trail_percent)
-        self.time_in_force = TimeInForce(time_in_force)
+        self.time_in_force = (
+            time_in_force if type(time_in_force) is TimeInForce else TimeInForce(time_in_force)
+        )
         self.expire_at = expire_at
         self.status = OrderStatus.CREATED
         self.filled_quantity = 0.0
@@ -160,7 +163,46 @@ class Order:
         self.submit_bar = -1
         self.triggered = False
         self.trail_reference = _NAN
-        self._check_prices()
+        if self.order_type is not OrderType.MARKET or self.time_in_force is TimeInForce.GTD:
+            self._check_prices()  # (a plain market order has nothing to check)
+
+    @classmethod
+    def _trusted(  # noqa: PLR0917 - internal, positional for speed
+        cls,
+        asset: AssetId,
+        side: OrderSide,
+        quantity: float,
+        order_type: OrderType,
+        time_in_force: TimeInForce,
+        tag: str,
+    ) -> Order:
+        # A price-less order from arguments already checked by the caller (the broker's
+        # batch submission): `quantity` a finite float > 0, enum members, no GTD.
+        self = cls.__new__(cls)
+        self.order_id = 0
+        self.asset = asset
+        self.side = side
+        self.quantity = quantity
+        self.order_type = order_type
+        self.limit_price = _NAN
+        self.stop_price = _NAN
+        self.trail_amount = _NAN
+        self.trail_percent = _NAN
+        self.time_in_force = time_in_force
+        self.expire_at = None
+        self.status = OrderStatus.CREATED
+        self.filled_quantity = 0.0
+        self.average_fill_price = _NAN
+        self.reason = ""
+        self.tag = tag
+        self.parent = None
+        self.children = []
+        self.oco = []
+        self.created_at = 0
+        self.submit_bar = -1
+        self.triggered = False
+        self.trail_reference = _NAN
+        return self
 
     def _check_prices(self) -> None:
         kind = self.order_type
