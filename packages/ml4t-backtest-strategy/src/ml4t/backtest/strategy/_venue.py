@@ -31,6 +31,8 @@ from ml4t.backtest.strategy.config import (
 )
 
 __all__ = [
+    "apply_fills",
+    "broker_idle",
     "build_bracket",
     "build_close_order",
     "build_order",
@@ -39,6 +41,7 @@ __all__ = [
     "make_broker",
     "make_portfolio",
     "reject_local",
+    "supports_lazy",
 ]
 
 _NAN = math.nan
@@ -65,6 +68,36 @@ def make_portfolio(config: BacktestConfig, feed: Any) -> Portfolio:
     )
 
 
+def supports_lazy(broker: Any) -> bool:
+    """Return True when the broker can skip bars while its book is empty.
+
+    An idle `SimulationBroker` only remembers each asset's last close between bars, unless an
+    impact model keeps running volume and volatility averages (then every bar counts). The
+    portfolio from `make_portfolio` accrues nothing between fills (no borrow fees, interest
+    or settlement), so marking it once for several bars gives the per-bar result.
+    """
+    from ml4t.backtest.execution.impact import NoImpact  # noqa: PLC0415
+
+    return isinstance(getattr(broker, "impact", None), NoImpact) and hasattr(
+        broker, "active_order_count"
+    )
+
+
+def broker_idle(broker: Any) -> bool:
+    """Return True when the broker holds no live order and no execution algorithm."""
+    return broker.active_order_count == 0 and not getattr(broker, "_algos", None)
+
+
+def apply_fills(portfolio: Portfolio, fills: list[Any]) -> None:
+    """Book `fills` in order (the portfolio's batch entry point when it has one)."""
+    batch = getattr(portfolio, "apply_fills", None)
+    if batch is not None:
+        batch(fills)
+        return
+    for fill in fills:
+        portfolio.apply_fill(fill)
+
+
 def make_broker(config: BacktestConfig, feed: Any, portfolio: Portfolio) -> Any:
     """Build the run's `SimulationBroker` with the config's cost and fill settings."""
     from ml4t.backtest.execution.broker import SimulationBroker  # noqa: PLC0415
@@ -82,11 +115,13 @@ def make_broker(config: BacktestConfig, feed: Any, portfolio: Portfolio) -> Any:
         IntrabarPolicy.OHLC: BrokerIntrabar.OHLC,
         IntrabarPolicy.OLHC: BrokerIntrabar.OLHC,
     }[config.intrabar_policy]
-    funds = (
-        FundsPolicy.RESIZE
-        if config.cash_shortfall is CashShortfallPolicy.RESIZE
-        else FundsPolicy.REJECT
-    )
+    from ml4t.backtest.execution.fills import BracketActivation as Activation  # noqa: PLC0415
+    from ml4t.backtest.execution.fills import TrailReference as Trail  # noqa: PLC0415
+
+    funds = {
+        CashShortfallPolicy.RESIZE: FundsPolicy.RESIZE,
+        CashShortfallPolicy.RESIZE_FEE_INCLUSIVE: FundsPolicy.RESIZE_FEE_INCLUSIVE,
+    }.get(config.cash_shortfall, FundsPolicy.REJECT)
     account = None if config.cash_shortfall is CashShortfallPolicy.ALLOW_NEGATIVE else portfolio
     return SimulationBroker(
         feed.assets,
@@ -100,6 +135,9 @@ def make_broker(config: BacktestConfig, feed: Any, portfolio: Portfolio) -> Any:
         exit_first=config.exit_first,
         account=account,
         funds_policy=funds,
+        trail_reference=Trail[config.trail_reference.name],
+        bracket_activation=Activation[config.bracket_activation.name],
+        slippage_cap_to_bar=config.slippage_cap_to_bar,
     )
 
 

@@ -70,6 +70,11 @@ PHASES = (
 )
 """The engine's phases at each timestamp, in order."""
 
+LAZY_STATE = True
+"""Let plain runs skip idle bars and rebuild per-bar records at the end (same results).
+
+Tests set it to False to compare the two loops; users have no reason to touch it."""
+
 END_TAG = "end_of_backtest"  # tag (exit reason) of the orders closing positions at the end
 _TS_DTYPE = pl.Datetime("ns", "UTC")
 
@@ -237,6 +242,8 @@ class _Run:
         self.signals: dict[str, npt.NDArray[np.float64]] = feed.signals
         self.context: dict[str, npt.NDArray[np.float64]] = feed.context
         self.price_field = fields[config.price_column]
+        # quoted bid/ask columns: market orders buy at the ask and sell at the bid
+        self.quotes = "bid" in fields and "ask" in fields
         n_t, n_a = self.close.shape
         self.n_t = n_t
         self.n_a = n_a
@@ -254,7 +261,8 @@ class _Run:
         )
         self.ro_steps = _readonly(self.steps)
         self.t = -1
-        self.now: Timestamp = int(self.ts[0]) if n_t else 0
+        self.ts_list: list[int] = self.ts.tolist()
+        self.start_ts: Timestamp = self.ts_list[0] if n_t else 0
         self.last_price = np.full(n_a, np.nan)
         self.qty = np.zeros(n_a)
         self.pending = np.zeros(n_a)
@@ -271,8 +279,8 @@ class _Run:
         self.events: list[FillEvent | OrderEvent] = []
         self.corporate_actions = list(corporate_actions)
         self.ca_pos = 0
-        self.pf = _venue.make_portfolio(config, feed)
-        self.broker = _venue.make_broker(config, feed, self.pf)
+        self._pf = _venue.make_portfolio(config, feed)
+        self._broker = _venue.make_broker(config, feed, self._pf)
         exit_signal = None
         if config.risk.exit_signal is not None:
             if config.risk.exit_signal not in fields:
@@ -287,8 +295,38 @@ class _Run:
         )
         self.risk = RiskManager(config.risk, n_a, atr_values=atr_values, exit_signal=exit_signal)
         self.summary = _PortfolioSummary(self)
+        self.callback: str | None = None  # the strategy callback running (error reports)
+        self.cb_asset: AssetId | None = None
+        self.keep_events = strategy.uses_on_fill or strategy.uses_on_order
+        # Lazy state (see `_loop_lazy`): the broker and the portfolio are brought up to the
+        # current bar only when something reads or changes them; the per-bar records are
+        # rebuilt from the position/cash changes at the end.
+        self.lazy = LAZY_STATE and self.simple_books and _venue.supports_lazy(self._broker)
+        if self.lazy:
+            for name in ("close", config.price_column):
+                if np.isinf(fields[name]).any():
+                    self.lazy = False  # +-inf prices: keep the exact per-bar semantics
+        self.busy = True  # the broker may hold working orders (False: its book is empty)
+        self.pf_t = -1  # last bar marked into the portfolio
+        self.lp_t = -1  # last bar whose prices are in `last_price`
+        self.bk_t = -1  # last bar the broker has processed (process_bar)
+        self.dirty = False  # positions or cash changed since the last snapshot
+        self.snap_t: list[int] = []
+        self.snap_cash: list[float] = []
+        self.snap_qty: list[npt.NDArray[np.float64]] = []
+        self.seeds: list[tuple[int, int, float]] = []  # (bar, column, fill price) of 1st prices
+        self.cash0 = float(self._pf.cash)
+        self._ff: dict[str, npt.NDArray[np.float64]] = {}
+        self.loop_done = False
         self.portfolio_rules = config.risk.has_portfolio_rules  # checked on every order
-        # result buffers, preallocated
+        # result buffers: filled per bar by `_record`, or rebuilt at the end in lazy mode
+        self.buf_equity = self.buf_cash = self.buf_mv = np.zeros(0)
+        self.buf_long = self.buf_short = np.zeros(0)
+        self.buf_qty = self.buf_value = np.zeros((0, n_a))
+        self.recorded = 0
+
+    def _allocate_buffers(self) -> None:
+        n_t, n_a = self.n_t, self.n_a
         self.buf_equity = np.full(n_t, np.nan)
         self.buf_cash = np.full(n_t, np.nan)
         self.buf_mv = np.full(n_t, np.nan)
@@ -296,7 +334,99 @@ class _Run:
         self.buf_short = np.full(n_t, np.nan)
         self.buf_qty = np.zeros((n_t, n_a))
         self.buf_value = np.zeros((n_t, n_a))
-        self.recorded = 0
+
+    # ----------------------------------------------------------------------- lazy state
+
+    @property
+    def pf(self) -> Any:
+        """The run's portfolio, marked up to the current bar."""
+        self._sync()
+        return self._pf
+
+    @property
+    def now(self) -> Timestamp:
+        t = self.t
+        return self.ts_list[t] if t >= 0 else self.start_ts
+
+    def _ffill(self, name: str) -> npt.NDArray[np.float64]:
+        # Last non-NaN value of a field at or before each bar (NaN before the first).
+        out = self._ff.get(name)
+        if out is None:
+            out = self._ff[name] = _ffill(self.fields[name])
+        return out
+
+    def _sync(self) -> None:
+        # Bring the portfolio (mark) and the broker (bar state) up to the current bar.
+        if self.lazy:
+            t = self.t
+            if self.pf_t < t:
+                self._sync_pf(t)
+            if self.bk_t < t:
+                self._sync_broker(t)
+
+    def _sync_prices(self, t: int) -> None:
+        # `last_price` as the per-bar marks up to bar t would have left it.
+        if self.lp_t < t:
+            row = self._ffill(self.config.price_column)[t]
+            np.copyto(self.last_price, row, where=~np.isnan(row))
+            self.lp_t = t
+
+    def _sync_pf(self, t: int) -> None:
+        # One `mark` standing for the skipped bars pf_t+1..t: the last prices, the highs and
+        # lows folded with fmax/fmin (exact: max and min do not round), then the bar count.
+        s = self.pf_t
+        if s >= t:
+            return
+        self._sync_prices(t)
+        pf = self._pf
+        if s == t - 1 or not pf.tracker.open_lot_count:
+            high, low = self.high[t], self.low[t]
+        else:
+            high = np.fmax.reduce(self.high[s + 1 : t + 1], axis=0)
+            low = np.fmin.reduce(self.low[s + 1 : t + 1], axis=0)
+        pf.mark(self.ts_list[t], self.last_price, high, low)
+        advance = pf.tracker.advance_bar
+        for _ in range(t - s - 1):
+            advance()
+        self.pf_t = t
+
+    def _sync_broker(self, t: int) -> None:
+        # The broker's book is empty: one `process_bar` with the last known closes leaves it
+        # as the skipped per-bar calls would have (it only remembers the closes then).
+        if self.bk_t >= t:
+            return
+        if self.quotes:
+            fills = self._broker.process_bar(
+                t,
+                self.ts_list[t],
+                self.open[t],
+                self.high[t],
+                self.low[t],
+                self._ffill("close")[t],
+                self.volume[t],
+                bid=self.fields["bid"][t],
+                ask=self.fields["ask"][t],
+            )
+        else:
+            fills = self._broker.process_bar(
+                t,
+                self.ts_list[t],
+                self.open[t],
+                self.high[t],
+                self.low[t],
+                self._ffill("close")[t],
+                self.volume[t],
+            )
+        if fills:  # pragma: no cover - an empty book cannot fill
+            raise RuntimeError("internal error: an idle broker filled orders")
+        self.bk_t = t
+
+    def _snapshot(self, t: int) -> None:
+        # Positions and cash after bar t (lazy mode records only the bars that change them).
+        self.snap_t.append(t)
+        self.snap_cash.append(self._pf.cash)
+        self.snap_qty.append(self.qty.copy())
+        self.dirty = False
 
     # ------------------------------------------------------------------ TradingInterface
 
@@ -322,6 +452,7 @@ class _Run:
         check_risk: bool = True,
     ) -> Any:
         j = self._column(asset)
+        self._sync()
         order = _venue.build_order(
             asset,
             quantity,
@@ -340,7 +471,8 @@ class _Run:
             )
             _venue.reject_local(order, reason, self.now, -self.local_rejects)
             self.orders.append((order, self.now))
-            self.events.append(order.to_event(self.now))
+            if self.keep_events:
+                self.events.append(order.to_event(self.now))
             return order
         if check_risk and self.portfolio_rules:
             reason = self.risk.check_order(
@@ -351,18 +483,21 @@ class _Run:
                 pending=self._pending(),
                 prices=self.last_price,
                 multipliers=self.mults,
-                equity=float(self.pf.equity),
+                equity=float(self._pf.equity),
             )
             if reason:
                 self.local_rejects += 1
                 _venue.reject_local(order, reason, self.now, -self.local_rejects)
                 self.orders.append((order, self.now))
-                self.events.append(order.to_event(self.now))
+                if self.keep_events:
+                    self.events.append(order.to_event(self.now))
                 return order
         return self._submit_order(order, j)
 
     def _submit_order(self, order: Any, j: int) -> Any:
-        self.broker.submit(order)
+        self._sync()
+        self.busy = True
+        self._broker.submit(order)
         self.orders.append((order, self.now))
         if order.order_type in _MARKET_TYPES and not order.status.is_terminal:
             self.open_market[order.order_id] = order
@@ -371,12 +506,13 @@ class _Run:
         return order
 
     def cancel(self, order_id: int) -> None:
-        self.broker.cancel(order_id)
+        self._sync()
+        self._broker.cancel(order_id)
         self.pending_dirty = True
         self._drain_order_events()
 
     def open_orders(self, asset: AssetId | None = None) -> list[Any]:
-        return list(self.broker.open_orders(asset))
+        return list(self._broker.open_orders(asset))
 
     def position(self, asset: AssetId) -> float:
         return float(self.qty[self._column(asset)])
@@ -385,9 +521,14 @@ class _Run:
         return float(self._pending()[self._column(asset)])
 
     def price(self, asset: AssetId) -> float:
-        return float(self.last_price[self._column(asset)])
+        j = self._column(asset)
+        if self.lazy:
+            self._sync_prices(self.t)
+        return float(self.last_price[j])
 
     def prices(self) -> npt.NDArray[np.float64]:
+        if self.lazy:
+            self._sync_prices(self.t)
         view = self.last_price.view()
         view.flags.writeable = False
         return view
@@ -422,6 +563,7 @@ class _Run:
         tag: str = "",
     ) -> Any:
         j = self._column(asset)
+        self._sync()
         orders = _venue.build_bracket(
             asset,
             quantity,
@@ -441,13 +583,14 @@ class _Run:
                 pending=self._pending(),
                 prices=self.last_price,
                 multipliers=self.mults,
-                equity=float(self.pf.equity),
+                equity=float(self._pf.equity),
             )
             if reason:
                 self.local_rejects += 1
                 _venue.reject_local(entry, reason, self.now, -self.local_rejects)
                 self.orders.append((entry, self.now))
-                self.events.append(entry.to_event(self.now))
+                if self.keep_events:
+                    self.events.append(entry.to_event(self.now))
                 return entry
         self._submit_order(entry, j)
         for child in orders[1:]:
@@ -476,9 +619,10 @@ class _Run:
         return self.pending
 
     def _drain_order_events(self) -> None:
-        events = self.broker.drain_order_events()
+        events = self._broker.drain_order_events()
         if events:
-            self.events.extend(events)
+            if self.keep_events:
+                self.events.extend(events)
             updated = self.order_updated
             for event in events:
                 updated[event.order_id] = event.timestamp
@@ -487,20 +631,26 @@ class _Run:
     def _apply_fills(self, fills: list[FillEvent]) -> None:
         t = self.t
         index = self.asset_index
-        risk_on = self.risk.active
+        risk = self.risk if self.risk.active else None
+        qty = self.qty
+        last_price = self.last_price
+        _venue.apply_fills(self._pf, fills)
         for fill in fills:
             j = index[fill.asset]
             signed = fill.quantity * int(fill.side)
-            self.pf.apply_fill(fill)
-            if math.isnan(self.last_price[j]):  # as the portfolio does: first price known
-                self.last_price[j] = fill.price
-            q = self.qty[j] + signed
-            self.qty[j] = 0.0 if abs(q) < 1e-9 * max(1.0, abs(signed)) else q
-            if risk_on:
-                self.risk.on_fill(j, signed, fill.price, t=t)
+            if math.isnan(last_price[j]):  # as the portfolio does: first price known
+                last_price[j] = fill.price
+                if self.lazy:
+                    self.seeds.append((t, j, fill.price))
+            q = qty.item(j) + signed
+            qty[j] = 0.0 if abs(q) < 1e-9 * max(1.0, abs(signed)) else q
+            if risk is not None:
+                risk.on_fill(j, signed, fill.price, t=t)
         self.fills.extend(fills)
-        self.events.extend(fills)
+        if self.keep_events:
+            self.events.extend(fills)
         self.pending_dirty = True
+        self.dirty = True
 
     def _apply_corporate_actions(self, ts: Timestamp) -> None:
         actions = self.corporate_actions
@@ -510,35 +660,37 @@ class _Run:
             j = self.asset_index.get(event.asset)
             if j is None:
                 continue
-            outcome = self.pf.apply_corporate_action(event)
+            outcome = self._pf.apply_corporate_action(event)
             ratio = float(outcome.split_ratio)
             if ratio != 1.0:  # splits and stock dividends: orders, prices, risk state follow
-                self.broker.adjust_for_split(event.asset, ratio)
+                self._broker.adjust_for_split(event.asset, ratio)
                 self.risk.on_split(j, ratio)
                 self.last_price[j] /= ratio
             for asset in (event.asset, event.new_asset):
                 k = self.asset_index.get(asset) if asset else None
                 if k is not None:
-                    self.qty[k] = float(self.pf.position(asset))
+                    self.qty[k] = float(self._pf.position(asset))
             self.pending_dirty = True
 
     def _risk_phase(self, t: int, ts: Timestamp) -> None:
         risk = self.risk
         if risk.config.has_portfolio_rules:
-            decision = risk.check_portfolio(ts, float(self.pf.equity))
+            self._sync()
+            decision = risk.check_portfolio(ts, float(self._pf.equity))
             if decision.flatten_all:
                 for j in np.flatnonzero(self.qty).tolist():
                     self._risk_exit(j, decision.reason)
                 return
-        if risk.active:
+        if risk.active and self.qty.any():  # (flat: nothing to check, no state to update)
             decision = risk.check_positions(t, self.price_field[t], self.qty)
             for j, reason in decision.exits:
                 self._risk_exit(j, reason)
 
     def _risk_exit(self, j: int, reason: str) -> None:
+        self._sync()
         asset = self.assets[j]
-        for order in list(self.broker.open_orders(asset)):
-            self.broker.cancel(order.order_id)
+        for order in list(self._broker.open_orders(asset)):
+            self._broker.cancel(order.order_id)
         self.pending_dirty = True
         quantity = -float(self.qty[j])
         if quantity != 0.0:
@@ -562,7 +714,7 @@ class _Run:
             # stocks in one currency, no dividends: the ledger value of a position is its
             # notional, so equity = cash + sum(qty * last * multiplier) exactly as the
             # portfolio computes it, without asking it for arrays.
-            cash = self.pf.cash
+            cash = self._pf.cash
             self.buf_cash[t] = cash
             if self.n_a == 1:
                 q = qty[0]
@@ -596,7 +748,7 @@ class _Run:
             self.buf_short[t] = net - long
             self.recorded = t + 1
             return
-        equity, cash, notional, values = self.pf.valuation()
+        equity, cash, notional, values = self._pf.valuation()
         self.buf_equity[t] = equity
         self.buf_cash[t] = cash
         self.buf_qty[t] = qty
@@ -609,9 +761,9 @@ class _Run:
         self.recorded = t + 1
 
     def _close_all_at_end(self) -> None:
-        for order in list(self.broker.open_orders(None)):
-            self.broker.cancel(order.order_id)
-        with _venue.close_auction_now(self.broker):
+        for order in list(self._broker.open_orders(None)):
+            self._broker.cancel(order.order_id)
+        with _venue.close_auction_now(self._broker):
             for j in np.flatnonzero(self.qty).tolist():
                 order = _venue.build_close_order(self.assets[j], -float(self.qty[j]), END_TAG)
                 self._submit_order(order, j)
@@ -628,184 +780,42 @@ class _Run:
         ctx = StrategyContext(
             assets=self.assets,
             config=config,
-            start=int(self.ts[0]) if self.n_t else 0,
-            end=int(self.ts[-1]) if self.n_t else 0,
+            start=self.start_ts,
+            end=self.ts_list[-1] if self.n_t else 0,
             n_bars=self.n_t,
             signals=tuple(self.signals),
             context=tuple(self.context),
             portfolio=self.summary,
         )
-        use_bar = strategy.uses_on_bar
-        use_md = strategy.uses_on_market_data
-        use_fill = strategy.uses_on_fill
-        use_order = strategy.uses_on_order
-        ro_fields = {k: _readonly(v) for k, v in self.fields.items()}
-        ro_signals = {k: ro_fields[k] for k in self.signals}
-        ro_context = {k: _readonly(v) for k, v in self.context.items()}
-        ro_has_bar = _readonly(self.has_bar)
-        assets = self.assets
-        o_arr, h_arr, l_arr, c_arr, v_arr = (
-            self.open,
-            self.high,
-            self.low,
-            self.close,
-            self.volume,
-        )
-        has_bar = self.has_bar
-        price_field = self.price_field
-        last_price = self.last_price
-        broker = self.broker
-        portfolio = self.pf
-        ts_list = self.ts.tolist()
-        has_ca = bool(self.corporate_actions)
-        risk_on = self.risk.active or self.risk.config.has_portfolio_rules
-        trace = self.trace
-        n_t = self.n_t
-        n_a = self.n_a
-        single = n_a == 1
-        close_at_end = config.close_positions_at_end
-        # quoted bid/ask columns: market orders buy at the ask and sell at the bid
-        quotes = "bid" in self.fields and "ask" in self.fields
-        bid_arr = self.fields.get("bid", c_arr)
-        ask_arr = self.fields.get("ask", c_arr)
-        progress = self.progress
-        report_every = max(1, n_t // 200)
-        next_report = report_every if progress is not None else n_t + 1
-        callback: str | None = None
-        asset: AssetId | None = None
-        t = -1
+        lazy = self.lazy and self.trace is None
+        self.lazy = lazy
+        if not lazy:
+            self._allocate_buffers()
         try:
-            callback = "on_start"
+            self.callback = "on_start"
             strategy.on_start(ctx)
-            callback = None
-            for t in range(n_t):
-                ts = ts_list[t]
-                self.t = t
-                self.now = ts
-                window.t = t
-                # 1. corporate actions
-                if has_ca:
-                    self._apply_corporate_actions(ts)
-                if trace is not None:
-                    trace.append((t, "corporate_actions"))
-                # 2. working orders against the new bar
-                o_r, h_r, l_r, c_r, v_r = o_arr[t], h_arr[t], l_arr[t], c_arr[t], v_arr[t]
-                if quotes:
-                    fills = broker.process_bar(
-                        t, ts, o_r, h_r, l_r, c_r, v_r, bid=bid_arr[t], ask=ask_arr[t]
-                    )
-                else:
-                    fills = broker.process_bar(t, ts, o_r, h_r, l_r, c_r, v_r)
-                if fills:
-                    self._apply_fills(fills)
-                self._drain_order_events()
-                if trace is not None:
-                    trace.append((t, "process_bar"))
-                # 3. mark to market
-                row = price_field[t]
-                if single:
-                    p = row[0]
-                    if not math.isnan(p):
-                        last_price[0] = p
-                else:
-                    np.copyto(last_price, row, where=~np.isnan(row))
-                portfolio.mark(ts, last_price, h_r, l_r)
-                if trace is not None:
-                    trace.append((t, "mark"))
-                # 4. risk rules
-                if risk_on:
-                    self._risk_phase(t, ts)
-                if trace is not None:
-                    trace.append((t, "risk"))
-                # 5. strategy
-                if self.events:
-                    callback = "on_fill/on_order"
-                    self._deliver_events(strategy, use_fill, use_order)
-                if use_bar:
-                    callback = "on_bar"
-                    strategy.on_bar(
-                        Bar(
-                            t,
-                            ts,
-                            assets,
-                            fields=ro_fields,
-                            signals=ro_signals,
-                            context=ro_context,
-                            has_bar=ro_has_bar,
-                        )
-                    )
-                if use_md:
-                    callback = "on_market_data"
-                    if single:
-                        if has_bar[t, 0]:
-                            asset = assets[0]
-                            strategy.on_market_data(
-                                MarketEvent(
-                                    ts,
-                                    asset,
-                                    o_r.item(0),
-                                    h_r.item(0),
-                                    l_r.item(0),
-                                    c_r.item(0),
-                                    v_r.item(0),
-                                )
-                            )
-                    else:
-                        o_row, h_row, l_row, c_row, v_row = (
-                            o_r.tolist(),
-                            h_r.tolist(),
-                            l_r.tolist(),
-                            c_r.tolist(),
-                            v_r.tolist(),
-                        )
-                        for j in np.flatnonzero(has_bar[t]).tolist():
-                            asset = assets[j]
-                            strategy.on_market_data(
-                                MarketEvent(
-                                    ts, asset, o_row[j], h_row[j], l_row[j], c_row[j], v_row[j]
-                                )
-                            )
-                    asset = None
-                callback = None
-                if trace is not None:
-                    trace.append((t, "strategy"))
-                # 6. same-bar-close fills
-                close_row = c_r
-                if close_at_end and t == n_t - 1:
-                    self._close_all_at_end()
-                    # an asset without a bar at the end closes at its last known price
-                    close_row = np.where(np.isnan(close_row), last_price, close_row)
-                if quotes:
-                    fills = broker.process_close(
-                        t, ts, close_row, v_r, bid=bid_arr[t], ask=ask_arr[t]
-                    )
-                else:
-                    fills = broker.process_close(t, ts, close_row, v_r)
-                if fills:
-                    self._apply_fills(fills)
-                self._drain_order_events()
-                if trace is not None:
-                    trace.append((t, "process_close"))
-                # 7. record
-                self._record(t)
-                if trace is not None:
-                    trace.append((t, "record"))
-                if t + 1 == next_report:
-                    assert progress is not None
-                    progress(t + 1, n_t)
-                    next_report += report_every
+            self.callback = None
+            if lazy:
+                self._loop_lazy(window)
+            else:
+                self._loop_eager(window)
+            self.loop_done = True
             if self.events:
-                callback = "on_fill/on_order"
-                self._deliver_events(strategy, use_fill, use_order)
-            callback = "on_end"
+                self.callback = "on_fill/on_order"
+                self._deliver_events(strategy, strategy.uses_on_fill, strategy.uses_on_order)
+            self.callback = "on_end"
             strategy.on_end(ctx)
-            callback = None
-            if progress is not None and (n_t == 0 or n_t % report_every):
-                progress(n_t, n_t)  # the last report always says "done"
+            self.callback = None
         except Exception as exc:
+            callback = self.callback
             if callback is None:
                 raise
-            when = format_timestamp(int(self.ts[t])) if 0 <= t < n_t else None
+            t = self.t
+            n_t = self.n_t
+            asset = self.cb_asset
+            if lazy and not self.loop_done:
+                self.recorded = max(t, 0)
+            when = format_timestamp(self.ts_list[t]) if 0 <= t < n_t else None
             where = f" asset {asset!r}," if asset is not None else ""
             at = f"at bar {t} ({when})" if when is not None else "outside the bar loop"
             err = StrategyError(
@@ -825,11 +835,398 @@ class _Run:
         strategy.unbind()
         return self.build_result(started, completed=True, failed_at=None)
 
+    def _report_progress(self) -> tuple[Callable[[int, int], None] | None, int, int]:
+        progress = self.progress
+        report_every = max(1, self.n_t // 200)
+        next_report = report_every if progress is not None else self.n_t + 1
+        return progress, report_every, next_report
+
+    def _loop_eager(self, window: DataWindow) -> None:
+        # Every phase at every bar (runs with corporate actions, several currencies,
+        # futures, impact models, or a phase trace).
+        strategy = self.strategy
+        use_bar = strategy.uses_on_bar
+        use_md = strategy.uses_on_market_data
+        use_fill = strategy.uses_on_fill
+        use_order = strategy.uses_on_order
+        ro_fields = {k: _readonly(v) for k, v in self.fields.items()}
+        ro_signals = {k: ro_fields[k] for k in self.signals}
+        ro_context = {k: _readonly(v) for k, v in self.context.items()}
+        ro_has_bar = _readonly(self.has_bar)
+        assets = self.assets
+        o_arr, h_arr, l_arr, c_arr, v_arr = (
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.volume,
+        )
+        has_bar = self.has_bar
+        price_field = self.price_field
+        last_price = self.last_price
+        broker = self._broker
+        portfolio = self._pf
+        ts_list = self.ts_list
+        has_ca = bool(self.corporate_actions)
+        risk_on = self.risk.active or self.risk.config.has_portfolio_rules
+        trace = self.trace
+        n_t = self.n_t
+        single = self.n_a == 1
+        close_at_end = self.config.close_positions_at_end
+        quotes = self.quotes
+        bid_arr = self.fields.get("bid", c_arr)
+        ask_arr = self.fields.get("ask", c_arr)
+        progress, report_every, next_report = self._report_progress()
+        for t in range(n_t):
+            ts = ts_list[t]
+            self.t = t
+            window.t = t
+            # 1. corporate actions
+            if has_ca:
+                self._apply_corporate_actions(ts)
+            if trace is not None:
+                trace.append((t, "corporate_actions"))
+            # 2. working orders against the new bar
+            o_r, h_r, l_r, c_r, v_r = o_arr[t], h_arr[t], l_arr[t], c_arr[t], v_arr[t]
+            if quotes:
+                fills = broker.process_bar(
+                    t, ts, o_r, h_r, l_r, c_r, v_r, bid=bid_arr[t], ask=ask_arr[t]
+                )
+            else:
+                fills = broker.process_bar(t, ts, o_r, h_r, l_r, c_r, v_r)
+            if fills:
+                self._apply_fills(fills)
+            self._drain_order_events()
+            if trace is not None:
+                trace.append((t, "process_bar"))
+            # 3. mark to market
+            row = price_field[t]
+            if single:
+                p = row[0]
+                if not math.isnan(p):
+                    last_price[0] = p
+            else:
+                np.copyto(last_price, row, where=~np.isnan(row))
+            portfolio.mark(ts, last_price, h_r, l_r)
+            if trace is not None:
+                trace.append((t, "mark"))
+            # 4. risk rules
+            if risk_on:
+                self._risk_phase(t, ts)
+            if trace is not None:
+                trace.append((t, "risk"))
+            # 5. strategy
+            if self.events:
+                self.callback = "on_fill/on_order"
+                self._deliver_events(strategy, use_fill, use_order)
+            if use_bar:
+                self.callback = "on_bar"
+                strategy.on_bar(
+                    Bar(
+                        t,
+                        ts,
+                        assets,
+                        fields=ro_fields,
+                        signals=ro_signals,
+                        context=ro_context,
+                        has_bar=ro_has_bar,
+                    )
+                )
+            if use_md:
+                self.callback = "on_market_data"
+                if single:
+                    if has_bar[t, 0]:
+                        self.cb_asset = assets[0]
+                        strategy.on_market_data(
+                            MarketEvent(
+                                ts,
+                                assets[0],
+                                o_r.item(0),
+                                h_r.item(0),
+                                l_r.item(0),
+                                c_r.item(0),
+                                v_r.item(0),
+                            )
+                        )
+                else:
+                    o_row, h_row, l_row, c_row, v_row = (
+                        o_r.tolist(),
+                        h_r.tolist(),
+                        l_r.tolist(),
+                        c_r.tolist(),
+                        v_r.tolist(),
+                    )
+                    for j in np.flatnonzero(has_bar[t]).tolist():
+                        asset = assets[j]
+                        self.cb_asset = asset
+                        strategy.on_market_data(
+                            MarketEvent(ts, asset, o_row[j], h_row[j], l_row[j], c_row[j], v_row[j])
+                        )
+                self.cb_asset = None
+            self.callback = None
+            if trace is not None:
+                trace.append((t, "strategy"))
+            # 6. same-bar-close fills
+            close_row = c_r
+            if close_at_end and t == n_t - 1:
+                self._close_all_at_end()
+                # an asset without a bar at the end closes at its last known price
+                close_row = np.where(np.isnan(close_row), last_price, close_row)
+            if quotes:
+                fills = broker.process_close(t, ts, close_row, v_r, bid=bid_arr[t], ask=ask_arr[t])
+            else:
+                fills = broker.process_close(t, ts, close_row, v_r)
+            if fills:
+                self._apply_fills(fills)
+            self._drain_order_events()
+            if trace is not None:
+                trace.append((t, "process_close"))
+            # 7. record
+            self._record(t)
+            if trace is not None:
+                trace.append((t, "record"))
+            if t + 1 == next_report:
+                assert progress is not None
+                progress(t + 1, n_t)
+                next_report += report_every
+        if progress is not None and (n_t == 0 or n_t % report_every):
+            progress(n_t, n_t)  # the last report always says "done"
+
+    def _loop_lazy(self, window: DataWindow) -> None:
+        # The same phases, doing only what changes a result: while the broker's book is
+        # empty a bar is just the strategy call. The broker and the portfolio catch up
+        # (`_sync`) when the strategy or a rule reads or trades; positions and cash are
+        # snapshot at the bars that change them and the per-bar records are rebuilt from
+        # those and the price arrays at the end (`_rebuild_records`).
+        strategy = self.strategy
+        use_bar = strategy.uses_on_bar
+        use_md = strategy.uses_on_market_data
+        use_fill = strategy.uses_on_fill
+        use_order = strategy.uses_on_order
+        on_bar = strategy.on_bar
+        on_md = strategy.on_market_data
+        ro_fields = {k: _readonly(v) for k, v in self.fields.items()}
+        ro_signals = {k: ro_fields[k] for k in self.signals}
+        ro_context = {k: _readonly(v) for k, v in self.context.items()}
+        ro_has_bar = _readonly(self.has_bar)
+        assets = self.assets
+        asset0 = assets[0] if assets else ""
+        o_arr, h_arr, l_arr, c_arr, v_arr = (
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.volume,
+        )
+        has_bar = self.has_bar
+        ts_list = self.ts_list
+        risk_on = self.risk.active or self.risk.config.has_portfolio_rules
+        n_t = self.n_t
+        last = n_t - 1
+        single = self.n_a == 1
+        md_single = use_md and single
+        md_multi = use_md and not single
+        new_event = tuple.__new__
+        progress, report_every, next_report = self._report_progress()
+        chunk = 8192
+        o_l: list[float] = []
+        h_l: list[float] = []
+        l_l: list[float] = []
+        c_l: list[float] = []
+        v_l: list[float] = []
+        hb_l: list[bool] = []
+        for start in range(0, n_t, chunk):
+            stop = min(start + chunk, n_t)
+            if md_single:  # this chunk's bar values as Python floats, taken once
+                o_l = o_arr[start:stop, 0].tolist()
+                h_l = h_arr[start:stop, 0].tolist()
+                l_l = l_arr[start:stop, 0].tolist()
+                c_l = c_arr[start:stop, 0].tolist()
+                v_l = v_arr[start:stop, 0].tolist()
+                hb_l = has_bar[start:stop, 0].tolist()
+            for t in range(start, stop):
+                self.t = t
+                window.t = t
+                # 1. corporate actions: none in lazy runs
+                # 2. working orders against the new bar (only when there are any)
+                if self.busy or t == last:
+                    self._lazy_process_bar(t)
+                # 3. mark: deferred to the next `_sync`
+                # 4. risk rules
+                if risk_on:
+                    self._risk_phase(t, ts_list[t])
+                # 5. strategy
+                if self.events:
+                    self.callback = "on_fill/on_order"
+                    self._deliver_events(strategy, use_fill, use_order)
+                if use_bar:
+                    self.callback = "on_bar"
+                    on_bar(
+                        Bar(
+                            t,
+                            ts_list[t],
+                            assets,
+                            fields=ro_fields,
+                            signals=ro_signals,
+                            context=ro_context,
+                            has_bar=ro_has_bar,
+                        )
+                    )
+                if md_single:
+                    k = t - start
+                    if hb_l[k]:
+                        self.callback = "on_market_data"
+                        self.cb_asset = asset0
+                        on_md(
+                            new_event(
+                                MarketEvent,
+                                (ts_list[t], asset0, o_l[k], h_l[k], l_l[k], c_l[k], v_l[k]),
+                            )
+                        )
+                        self.cb_asset = None
+                elif md_multi:
+                    self.callback = "on_market_data"
+                    ts = ts_list[t]
+                    o_row, h_row, l_row, c_row, v_row = (
+                        o_arr[t].tolist(),
+                        h_arr[t].tolist(),
+                        l_arr[t].tolist(),
+                        c_arr[t].tolist(),
+                        v_arr[t].tolist(),
+                    )
+                    for j in np.flatnonzero(has_bar[t]).tolist():
+                        asset = assets[j]
+                        self.cb_asset = asset
+                        on_md(
+                            new_event(
+                                MarketEvent,
+                                (ts, asset, o_row[j], h_row[j], l_row[j], c_row[j], v_row[j]),
+                            )
+                        )
+                    self.cb_asset = None
+                self.callback = None
+                # 6. same-bar-close fills (only when there are orders)
+                if self.busy or t == last:
+                    self._lazy_process_close(t)
+                # 7. record: a snapshot when positions or cash changed
+                if self.dirty:
+                    self._snapshot(t)
+                if t + 1 == next_report:
+                    assert progress is not None
+                    progress(t + 1, n_t)
+                    next_report += report_every
+        self.recorded = n_t
+        if progress is not None and (n_t == 0 or n_t % report_every):
+            progress(n_t, n_t)  # the last report always says "done"
+
+    def _lazy_process_bar(self, t: int) -> None:
+        # Phase 2 of bar t; the broker and the portfolio first catch up to the end of t-1.
+        if self.pf_t < t - 1:
+            self._sync_pf(t - 1)
+        if self.bk_t < t - 1:
+            self._sync_broker(t - 1)
+        broker = self._broker
+        ts = self.ts_list[t]
+        if self.quotes:
+            fills = broker.process_bar(
+                t,
+                ts,
+                self.open[t],
+                self.high[t],
+                self.low[t],
+                self.close[t],
+                self.volume[t],
+                bid=self.fields["bid"][t],
+                ask=self.fields["ask"][t],
+            )
+        else:
+            fills = broker.process_bar(
+                t, ts, self.open[t], self.high[t], self.low[t], self.close[t], self.volume[t]
+            )
+        self.bk_t = t
+        if fills:
+            self._apply_fills(fills)
+        self._drain_order_events()
+        self.busy = not _venue.broker_idle(broker)
+
+    def _lazy_process_close(self, t: int) -> None:
+        # Phase 6 of bar t, with the portfolio marked at t (fills check funds against it).
+        self._sync()
+        broker = self._broker
+        ts = self.ts_list[t]
+        close_row = self.close[t]
+        if self.config.close_positions_at_end and t == self.n_t - 1:
+            self._close_all_at_end()
+            # an asset without a bar at the end closes at its last known price
+            close_row = np.where(np.isnan(close_row), self.last_price, close_row)
+        if self.quotes:
+            fills = broker.process_close(
+                t,
+                ts,
+                close_row,
+                self.volume[t],
+                bid=self.fields["bid"][t],
+                ask=self.fields["ask"][t],
+            )
+        else:
+            fills = broker.process_close(t, ts, close_row, self.volume[t])
+        if fills:
+            self._apply_fills(fills)
+        self._drain_order_events()
+        self.busy = not _venue.broker_idle(broker)
+
+    def _rebuild_records(self) -> None:
+        # The per-bar buffers `_record` would have filled, from the snapshots and prices:
+        # the same arithmetic, row by row, as `_record` on simple books.
+        n = self.recorded
+        n_a = self.n_a
+        snap_t = np.asarray(self.snap_t, dtype=np.int64)
+        keep = int(np.searchsorted(snap_t, n))  # snapshots of recorded bars only
+        qty = np.zeros((n, n_a))
+        cash = np.full(n, self.cash0)
+        if keep:
+            pos = np.searchsorted(snap_t[:keep], np.arange(n), side="right") - 1
+            have = pos >= 0
+            cash[have] = np.asarray(self.snap_cash[:keep])[pos[have]]
+            qty[have] = np.stack(self.snap_qty[:keep])[pos[have]]
+        price = self._ffill(self.config.price_column)[:n].copy()
+        for t, j, p in self.seeds:
+            if t < n:
+                col = price[t:, j]
+                col[np.isnan(col)] = p
+        values = qty * price * self.mults
+        held = qty != 0.0
+        if n_a == 1:
+            v = values[:, 0]
+            h = held[:, 0]
+            equity = np.where(h, cash + v, cash)
+            mv = np.where(h, v, 0.0)
+            long = np.where(h & (v > 0.0), v, 0.0)
+            short = np.where(h & (v < 0.0), v, 0.0)
+            values = np.where(held, values, 0.0)
+        else:
+            values[~held] = 0.0
+            net = values.sum(axis=1)
+            any_held = held.any(axis=1)
+            equity = np.where(any_held, cash + net, cash)
+            mv = np.where(any_held, net, 0.0)
+            long = np.where(any_held, np.maximum(values, 0.0).sum(axis=1), 0.0)
+            short = np.where(any_held, net - long, 0.0)
+        self.buf_equity = equity
+        self.buf_cash = cash
+        self.buf_mv = mv
+        self.buf_long = long
+        self.buf_short = short
+        self.buf_qty = qty
+        self.buf_value = values
+
     # --------------------------------------------------------------------------- results
 
     def build_result(
         self, started: float, *, completed: bool, failed_at: int | None
     ) -> BacktestResult:
+        if self.lazy:
+            self._rebuild_records()
         n = self.recorded
         ts = self.ts[:n]
         equity = self.buf_equity[:n]
@@ -861,7 +1258,7 @@ class _Run:
             },
             schema=EQUITY_CURVE_SCHEMA,
         )
-        trades = _conform(self.pf.tracker.to_polars(), TRADES_SCHEMA)
+        trades = _conform(self._pf.tracker.to_polars(), TRADES_SCHEMA)
         fills = _fills_frame(self.fills)
         orders = _orders_frame(self.orders, self.order_updated)
         positions = _positions_frame(ts, self.assets, self.buf_qty[:n], self.buf_value[:n])
@@ -888,6 +1285,15 @@ class _Run:
 
 
 _MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.MARKET_ON_OPEN, OrderType.MARKET_ON_CLOSE})
+
+
+def _ffill(array: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    # Per column, the last non-NaN value at or before each row (NaN before the first one).
+    n_t, n_a = array.shape
+    idx = np.where(np.isnan(array), 0, np.arange(n_t)[:, None])
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    out: npt.NDArray[np.float64] = array[idx, np.arange(n_a)]
+    return out
 
 
 def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
