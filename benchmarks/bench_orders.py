@@ -173,8 +173,8 @@ def main() -> None:
         global CLOCK  # noqa: PLW0603
         CLOCK = time.process_time
     data = make_data(args.bars, args.assets)
-    run(make_data(30, args.assets), "batch")  # warm-up: numba kernels, imports
     modes = ["single", "batch"] if args.mode == "both" else [args.mode]
+    run(make_data(30, args.assets), modes[0])  # warm-up: numba kernels, imports
     fills_of: dict[str, list[FillEvent]] = {}
     n_t, n_a = data["close"].shape
     print(f"{n_a} assets x {n_t} daily bars, top/bottom-25 daily rebalance (best of {args.repeat})")

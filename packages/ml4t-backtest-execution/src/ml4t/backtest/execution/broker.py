@@ -80,6 +80,7 @@ _STATS_SPAN: Final = 20  # bars in the EWMA of volume and squared returns
 _LIMITED: Final = (OrderType.LIMIT, OrderType.STOP_LIMIT)
 _IOC_FOK: Final = (int(TimeInForce.IOC), int(TimeInForce.FOK))
 _WORKING: Final = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)  # Order.is_working
+_CLOSE_TIMINGS: Final = (FillTiming.SAME_BAR_CLOSE, FillTiming.NEXT_BAR_CLOSE)
 _PRICELESS: Final = (OrderType.MARKET, OrderType.MARKET_ON_OPEN, OrderType.MARKET_ON_CLOSE)
 _MAX_ROWS: Final = 256  # fold pending bar rows at least this often
 _SUBMITTED: Final = OrderStatus.SUBMITTED
@@ -88,6 +89,36 @@ _CREATED: Final = OrderStatus.CREATED
 _FILLED: Final = OrderStatus.FILLED
 _new_tuple = tuple.__new__
 _TOUCH: Final = int(MatchCode.TOUCH)
+
+
+# Enum members as module constants: `Enum.MEMBER` is a slow class attribute lookup.
+_FillTiming_NEXT_BAR_CLOSE: Final = FillTiming.NEXT_BAR_CLOSE
+_FillTiming_PRICE_COLUMN: Final = FillTiming.PRICE_COLUMN
+_FillTiming_SAME_BAR_CLOSE: Final = FillTiming.SAME_BAR_CLOSE
+_FundsPolicy_REJECT: Final = FundsPolicy.REJECT
+_FundsPolicy_RESIZE_FEE_INCLUSIVE: Final = FundsPolicy.RESIZE_FEE_INCLUSIVE
+_MatchCode_ARMED: Final = MatchCode.ARMED
+_MatchCode_GAP: Final = MatchCode.GAP
+_MatchCode_MARKET: Final = MatchCode.MARKET
+_MatchCode_TOUCH: Final = MatchCode.TOUCH
+_OrderSide_BUY: Final = OrderSide.BUY
+_OrderSide_SELL: Final = OrderSide.SELL
+_OrderStatus_CANCELED: Final = OrderStatus.CANCELED
+_OrderStatus_CREATED: Final = OrderStatus.CREATED
+_OrderStatus_EXPIRED: Final = OrderStatus.EXPIRED
+_OrderStatus_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
+_OrderStatus_REJECTED: Final = OrderStatus.REJECTED
+_OrderType_MARKET: Final = OrderType.MARKET
+_OrderType_MARKET_ON_CLOSE: Final = OrderType.MARKET_ON_CLOSE
+_OrderType_MARKET_ON_OPEN: Final = OrderType.MARKET_ON_OPEN
+_OrderType_TRAILING_STOP: Final = OrderType.TRAILING_STOP
+_TimeInForce_CLS: Final = TimeInForce.CLS
+_TimeInForce_DAY: Final = TimeInForce.DAY
+_TimeInForce_FOK: Final = TimeInForce.FOK
+_TimeInForce_GTC: Final = TimeInForce.GTC
+_TimeInForce_GTD: Final = TimeInForce.GTD
+_TimeInForce_IOC: Final = TimeInForce.IOC
+_TimeInForce_OPG: Final = TimeInForce.OPG
 
 
 class SimulationBroker:
@@ -270,13 +301,15 @@ class SimulationBroker:
 
     def _phase_of(self, order: Order) -> int:
         kind, tif = order.order_type, order.time_in_force
-        if kind is OrderType.MARKET_ON_OPEN or tif is TimeInForce.OPG:
+        if kind is _OrderType_MARKET and tif is _TimeInForce_GTC:  # the common case, as below
+            return _PHASE_CLOSE if self.fill_timing in _CLOSE_TIMINGS else _PHASE_ANY
+        if kind is _OrderType_MARKET_ON_OPEN or tif is _TimeInForce_OPG:
             return _PHASE_OPEN
-        if kind is OrderType.MARKET_ON_CLOSE or tif is TimeInForce.CLS:
+        if kind is _OrderType_MARKET_ON_CLOSE or tif is _TimeInForce_CLS:
             return _PHASE_CLOSE
-        if kind is OrderType.MARKET and self.fill_timing in (
-            FillTiming.SAME_BAR_CLOSE,
-            FillTiming.NEXT_BAR_CLOSE,
+        if kind is _OrderType_MARKET and self.fill_timing in (
+            _FillTiming_SAME_BAR_CLOSE,
+            _FillTiming_NEXT_BAR_CLOSE,
         ):
             return _PHASE_CLOSE
         return _PHASE_ANY
@@ -487,7 +520,7 @@ class SimulationBroker:
                 f"submit_many takes MARKET, MARKET_ON_OPEN or MARKET_ON_CLOSE orders, was "
                 f"{order_type.name}; submit priced orders one by one with submit()"
             )
-        if time_in_force is TimeInForce.GTD:
+        if time_in_force is _TimeInForce_GTD:
             raise OrderError("submit_many cannot place GTD orders (they need `expire_at`)")
         if idx.size and (idx.min() < 0 or idx.max() >= len(self.assets)):
             raise OrderError(
@@ -505,7 +538,7 @@ class SimulationBroker:
         trusted = Order._trusted  # arguments checked above
         submit = self._submit
         eligible = self._t + 1
-        buy, sell = OrderSide.BUY, OrderSide.SELL
+        buy, sell = _OrderSide_BUY, _OrderSide_SELL
         out: list[Order] = []
         append = out.append
         self._deferred = []
@@ -559,12 +592,12 @@ class SimulationBroker:
         if (
             phase == _PHASE_CLOSE
             and eligible == self._t + 1
-            and self.fill_timing is FillTiming.SAME_BAR_CLOSE
+            and self.fill_timing is _FillTiming_SAME_BAR_CLOSE
         ):
             eligible = self._t  # decided on bar t, fills at bar t's close
         parent = order.parent
         is_child = parent is not None and parent.status is not _FILLED
-        if order.order_type is OrderType.TRAILING_STOP and not is_child:
+        if order.order_type is _OrderType_TRAILING_STOP and not is_child:
             self._init_trailing(order)
         self._add_slot(order, active=not is_child, eligible=eligible, a=a, phase=phase)
         for child in order.children:
@@ -599,14 +632,14 @@ class SimulationBroker:
         return total
 
     def _reject(self, order: Order, reason: str) -> None:
-        order.transition(OrderStatus.REJECTED, reason)
+        order.transition(_OrderStatus_REJECTED, reason)
         self._emit(order)
         for child in order.children:
-            if child.status is OrderStatus.CREATED:
+            if child.status is _OrderStatus_CREATED:
                 child.order_id = self._next_id
                 self._next_id += 1
                 self._orders[child.order_id] = child
-                child.transition(OrderStatus.REJECTED, f"parent order {order.order_id} rejected")
+                child.transition(_OrderStatus_REJECTED, f"parent order {order.order_id} rejected")
                 self._emit(child)
 
     def submit_algo(self, algo: ExecutionAlgorithm) -> ExecutionAlgorithm:
@@ -750,8 +783,8 @@ class SimulationBroker:
 
     def _finish(self, order: Order, status: OrderStatus, reason: str) -> None:
         # Cancel / expire / reject a working order (PARTIALLY_FILLED cannot be REJECTED).
-        if status is OrderStatus.REJECTED and order.status is OrderStatus.PARTIALLY_FILLED:
-            status = OrderStatus.CANCELED
+        if status is _OrderStatus_REJECTED and order.status is _OrderStatus_PARTIALLY_FILLED:
+            status = _OrderStatus_CANCELED
         order.transition(status, reason)
         self._remove_slot(order)
         self._emit(order)
@@ -768,7 +801,7 @@ class SimulationBroker:
             if filled <= 0.0:
                 self._finish(
                     child,
-                    OrderStatus.CANCELED,
+                    _OrderStatus_CANCELED,
                     f"parent order {order.order_id} {order.status.name} without a fill",
                 )
                 continue
@@ -910,7 +943,7 @@ class SimulationBroker:
             idx = np.flatnonzero(mask)
             if idx.size:
                 market = open
-                if self.fill_timing is FillTiming.PRICE_COLUMN and fill_price is not None:
+                if self.fill_timing is _FillTiming_PRICE_COLUMN and fill_price is not None:
                     market = np.where(np.isnan(fill_price), open, fill_price)
                 fills.extend(
                     self._pass(idx, open, high, low, close, market, bid, ask, auction=False)
@@ -992,7 +1025,7 @@ class SimulationBroker:
             active = self._s_active[:n]
             phase = self._s_phase[:n]
             mask = active & (phase == _PHASE_CLOSE) & (self._s_elig[:n] <= t)
-            if self.fill_timing is FillTiming.SAME_BAR_CLOSE:
+            if self.fill_timing is _FillTiming_SAME_BAR_CLOSE:
                 mask |= active & (phase == _PHASE_ANY) & (self._s_submit[:n] == t)
             idx = np.flatnonzero(mask)
             if idx.size:
@@ -1003,13 +1036,15 @@ class SimulationBroker:
                 n = self._cap
                 day = np.flatnonzero(
                     self._s_active[:n]
-                    & (self._s_tif[:n] == int(TimeInForce.DAY))
+                    & (self._s_tif[:n] == int(_TimeInForce_DAY))
                     & (self._s_elig[:n] <= t)
                 )
                 for s in day.tolist():
                     order = self._slot_order[s]
                     if order is not None:
-                        self._finish(order, OrderStatus.EXPIRED, "DAY order expired at session end")
+                        self._finish(
+                            order, _OrderStatus_EXPIRED, "DAY order expired at session end"
+                        )
         self._push_row(None, close, None)
         return fills
 
@@ -1152,7 +1187,7 @@ class SimulationBroker:
             else:
                 self._bar_hl = (close, close)
         types = self._s_type[idx]
-        trailing = types == int(OrderType.TRAILING_STOP)
+        trailing = types == int(_OrderType_TRAILING_STOP)
         if trailing.any() and self.trail_reference is TrailReference.EXTREME:
             # the open is known before the rest of the bar
             t_idx = idx[trailing]
@@ -1177,7 +1212,7 @@ class SimulationBroker:
             lo,
             mkt,
         )
-        armed = np.flatnonzero(code == MatchCode.ARMED)
+        armed = np.flatnonzero(code == _MatchCode_ARMED)
         for j in armed.tolist():
             s = int(idx[j])
             self._s_trig[s] = True
@@ -1185,7 +1220,7 @@ class SimulationBroker:
             if order is not None:
                 order.triggered = True
         hit = np.flatnonzero(
-            (code == MatchCode.MARKET) | (code == MatchCode.GAP) | (code == MatchCode.TOUCH)
+            (code == _MatchCode_MARKET) | (code == _MatchCode_GAP) | (code == _MatchCode_TOUCH)
         )
         fills: list[FillEvent] = []
         if hit.size:
@@ -1315,21 +1350,21 @@ class SimulationBroker:
             order = self._slot_order[s]
             if order is None or not order.is_working or not self._s_active[s]:
                 continue
-            if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+            if order.time_in_force in (_TimeInForce_IOC, _TimeInForce_FOK):
                 left = order.remaining
                 why = (
                     "FOK: not filled in full"
-                    if order.time_in_force is TimeInForce.FOK
+                    if order.time_in_force is _TimeInForce_FOK
                     else (f"IOC: unfilled remainder {left:g} canceled")
                 )
-                self._finish(order, OrderStatus.CANCELED, why)
+                self._finish(order, _OrderStatus_CANCELED, why)
             elif self._s_phase[s] == _PHASE_CLOSE and (
-                order.order_type is OrderType.MARKET_ON_CLOSE
-                or order.time_in_force is TimeInForce.CLS
+                order.order_type is _OrderType_MARKET_ON_CLOSE
+                or order.time_in_force is _TimeInForce_CLS
             ):
-                self._finish(order, OrderStatus.EXPIRED, "closing auction passed")
+                self._finish(order, _OrderStatus_EXPIRED, "closing auction passed")
             elif self._s_phase[s] == _PHASE_OPEN:
-                self._finish(order, OrderStatus.EXPIRED, "opening auction passed")
+                self._finish(order, _OrderStatus_EXPIRED, "opening auction passed")
 
     def _fill(
         self, order: Order, s: int, base: float, code: int, *, auction: bool
@@ -1347,10 +1382,10 @@ class SimulationBroker:
         if self.volume_limit is not None:
             avail = floor_to_step(self.volume_limit.max_quantity(volume) - self._used.item(a), lot)
             if avail < qty:
-                if order.time_in_force is TimeInForce.FOK:
+                if order.time_in_force is _TimeInForce_FOK:
                     self._finish(
                         order,
-                        OrderStatus.CANCELED,
+                        _OrderStatus_CANCELED,
                         f"FOK: only {max(avail, 0.0):g} of {qty:g} available under the volume cap",
                     )
                     return None
@@ -1375,7 +1410,7 @@ class SimulationBroker:
                 if side < 0 and not (asset.shortable and account.can_short(order.asset)):
                     self._finish(
                         order,
-                        OrderStatus.REJECTED,
+                        _OrderStatus_REJECTED,
                         f"short sale not permitted for {order.asset!r} at fill time "
                         f"(position {held:g}, sell {qty:g})",
                     )
@@ -1384,15 +1419,15 @@ class SimulationBroker:
                 comm = self._commission(qty, price, mult, maker)
                 need = opening * price * mult + comm
                 if need > have * (1.0 + 1e-12):
-                    if self.funds_policy is FundsPolicy.REJECT:
+                    if self.funds_policy is _FundsPolicy_REJECT:
                         self._finish(
                             order,
-                            OrderStatus.REJECTED,
+                            _OrderStatus_REJECTED,
                             f"insufficient buying power at fill for {order.asset!r}: needs "
                             f"{need:.2f}, has {have:.2f}",
                         )
                         return None
-                    if self.funds_policy is FundsPolicy.RESIZE_FEE_INCLUSIVE:
+                    if self.funds_policy is _FundsPolicy_RESIZE_FEE_INCLUSIVE:
                         afford = floor_to_step(
                             fee_inclusive_quantity(
                                 have,
@@ -1414,7 +1449,7 @@ class SimulationBroker:
                     if closing + afford <= 0.0:
                         self._finish(
                             order,
-                            OrderStatus.REJECTED,
+                            _OrderStatus_REJECTED,
                             f"insufficient buying power at fill for {order.asset!r}: "
                             f"not even one lot affordable with {have:.2f}",
                         )
@@ -1467,14 +1502,14 @@ class SimulationBroker:
             if order.children:
                 at_open = (
                     not auction
-                    and code in (MatchCode.MARKET, MatchCode.GAP)
+                    and code in (_MatchCode_MARKET, _MatchCode_GAP)
                     and self.bracket_activation is BracketActivation.SAME_BAR
                 )
                 self._release_children(order, fill_at_open=at_open)
         elif resized:
             self._finish(
                 order,
-                OrderStatus.CANCELED,
+                _OrderStatus_CANCELED,
                 f"resized to {qty:g} by buying power; remainder {order.remaining:g} canceled",
             )
         return fill
@@ -1501,7 +1536,7 @@ class SimulationBroker:
             if total > allowed:
                 f = allowed / total
                 slip, temp, perm = slip * f, temp * f, perm * f
-        if order.side is OrderSide.SELL and slip + temp + perm > ref:
+        if order.side is _OrderSide_SELL and slip + temp + perm > ref:
             f = ref / (slip + temp + perm)
             slip, temp, perm = slip * f, temp * f, perm * f
         bounds = self._bar_hl

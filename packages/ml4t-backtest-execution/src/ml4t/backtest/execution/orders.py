@@ -21,7 +21,7 @@ Links:
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from ml4t.backtest.core.enums import (
     ORDER_TRANSITIONS,
@@ -48,6 +48,14 @@ __all__ = [
 ]
 
 _NAN = math.nan
+
+
+# Enum members as module constants: `Enum.MEMBER` is a slow class attribute lookup.
+_OrderStatus_CREATED: Final = OrderStatus.CREATED
+_OrderStatus_FILLED: Final = OrderStatus.FILLED
+_OrderStatus_PARTIALLY_FILLED: Final = OrderStatus.PARTIALLY_FILLED
+_OrderType_MARKET: Final = OrderType.MARKET
+_TimeInForce_GTD: Final = TimeInForce.GTD
 
 
 def _check_price(name: str, value: float) -> None:
@@ -151,7 +159,7 @@ class Order:
             time_in_force if type(time_in_force) is TimeInForce else TimeInForce(time_in_force)
         )
         self.expire_at = expire_at
-        self.status = OrderStatus.CREATED
+        self.status = _OrderStatus_CREATED
         self.filled_quantity = 0.0
         self.average_fill_price = _NAN
         self.reason = ""
@@ -163,7 +171,7 @@ class Order:
         self.submit_bar = -1
         self.triggered = False
         self.trail_reference = _NAN
-        if self.order_type is not OrderType.MARKET or self.time_in_force is TimeInForce.GTD:
+        if self.order_type is not _OrderType_MARKET or self.time_in_force is _TimeInForce_GTD:
             self._check_prices()  # (a plain market order has nothing to check)
 
     @classmethod
@@ -190,7 +198,7 @@ class Order:
         self.trail_percent = _NAN
         self.time_in_force = time_in_force
         self.expire_at = None
-        self.status = OrderStatus.CREATED
+        self.status = _OrderStatus_CREATED
         self.filled_quantity = 0.0
         self.average_fill_price = _NAN
         self.reason = ""
@@ -513,7 +521,7 @@ class Order:
         done = filled >= self.quantity * (1.0 - 1e-12)
         if done:
             self.filled_quantity = self.quantity
-        self.transition(OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED)
+        self.transition(_OrderStatus_FILLED if done else _OrderStatus_PARTIALLY_FILLED)
 
     def to_event(self, timestamp: Timestamp) -> OrderEvent:
         """Return an `OrderEvent` describing the order now.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Final
 
 from ml4t.backtest.core.assets import Asset
 from ml4t.backtest.core.enums import OrderSide, OrderType, TimeInForce
@@ -40,6 +41,12 @@ ALLOWED_TIME_IN_FORCE: dict[OrderType, frozenset[TimeInForce]] = {
 """Which time-in-force values each order type accepts (auction types only their auction)."""
 
 
+# Enum members as module constants: `Enum.MEMBER` is a slow class attribute lookup.
+_OrderSide_BUY: Final = OrderSide.BUY
+_OrderSide_SELL: Final = OrderSide.SELL
+_OrderType_TRAILING_STOP: Final = OrderType.TRAILING_STOP
+
+
 def normalize_order(order: Order, asset: Asset) -> str | None:
     """Round `order` in place to the asset's lot and tick grids; return a reason if nothing is left.
 
@@ -59,13 +66,13 @@ def normalize_order(order: Order, asset: Asset) -> str | None:
         )
     order.quantity = quantity
     tick = asset.tick_size
-    buy = order.side is OrderSide.BUY
+    buy = order.side is _OrderSide_BUY
     if not math.isnan(order.limit_price):
         rounded = (floor_to_step if buy else ceil_to_step)(order.limit_price, tick)
         if rounded <= 0.0:
             return f"limit price {order.limit_price} of {order.asset!r} rounds to 0 (tick {tick})"
         order.limit_price = rounded
-    if not math.isnan(order.stop_price) and order.order_type is not OrderType.TRAILING_STOP:
+    if not math.isnan(order.stop_price) and order.order_type is not _OrderType_TRAILING_STOP:
         rounded = (ceil_to_step if buy else floor_to_step)(order.stop_price, tick)
         if rounded <= 0.0:
             return f"stop price {order.stop_price} of {order.asset!r} rounds to 0 (tick {tick})"
@@ -124,7 +131,7 @@ def validate_order(
     held = account.position(order.asset) + pending_position
     closing = min(order.quantity, abs(held)) if held * int(order.side) < 0 else 0.0
     opening = order.quantity - closing
-    if order.side is OrderSide.SELL and opening > 0.0:
+    if order.side is _OrderSide_SELL and opening > 0.0:
         if not asset.shortable:
             why = "the asset is not shortable"
         elif not account.can_short(order.asset):

@@ -487,13 +487,16 @@ class Portfolio:
         need = opening * (
             abs(price) * mult * fx * self._init_rate.item(i) + self._init_pc.item(i) * fx
         )
-        if self._account.is_cash_account:
-            available = self.cash - self.unsettled_cash()
-            label = "settled cash"
-        else:
-            available = self.equity - self.initial_requirement()
-            label = "excess equity"
+        memo = self._memo
+        available = memo.get("available")
+        if available is None:
+            if self._account.is_cash_account:
+                available = self.cash - self.unsettled_cash()
+            else:
+                available = self.equity - self.initial_requirement()
+            memo["available"] = available
         if need > available + 1e-9 * max(abs(available), 1.0):
+            label = "settled cash" if self._account.is_cash_account else "excess equity"
             return (
                 f"insufficient funds for {side.name} {quantity:g} {asset!r} at {price:g}: needs "
                 f"{need:,.2f} {self.base_currency} of {label}, available {available:,.2f}; "
@@ -554,8 +557,8 @@ class Portfolio:
             signed = quantity * int(side)
             trade(i, signed, price, ts)
             if commission:
-                cash[0] -= commission
-                costs[0] += commission
+                cash[0] = cash.item(0) - commission
+                costs[0] = costs.item(0) + commission
                 totals["commission"] += commission
             on_fill(i, signed, price, ts, commission, slippage + impact, tag)
         self._memo.clear()
@@ -563,8 +566,8 @@ class Portfolio:
     # Core position arithmetic shared by fills and corporate actions; returns realized P&L.
     def _trade(self, i: int, signed: float, price: float, timestamp: int) -> float:
         # Static per-asset fields come from Python lists (`_static`), state from the arrays;
-        # `.item` reads a numpy element as a Python float without building a numpy scalar.
-        self._memo.clear()
+        # `.item` reads a numpy element as a Python float without building a numpy scalar
+        # (``a[i] = a.item(i) + x`` is ``a[i] += x`` without it). Callers clear `_memo`.
         mult, c, is_future = self._static[i]
         old = self._qty.item(i)
         new = old + signed
@@ -581,17 +584,19 @@ class Portfolio:
                 self._avg[i] = 0.0
             elif (new > 0.0) != (old > 0.0):
                 self._avg[i] = price
-            self._realized[i] += realized
+            self._realized[i] = self._realized.item(i) + realized
         self._qty[i] = new
         flow = signed * price * mult
+        cash = self._cash
         if is_future:
-            self._cash[c] += realized
+            cash[c] = cash.item(c) + realized
         else:
-            self._cash[c] -= flow
+            cash[c] = cash.item(c) - flow
             if flow < 0.0 and self._settlement_days and self._account.is_cash_account:
                 self._unsettled.append((self._settle_time(timestamp), c, -flow))
         self.totals["traded_notional"] += abs(flow) * (self._fx.item(c) if c else 1.0)
-        if self._last.item(i) != self._last.item(i):  # NaN: no price seen yet
+        last = self._last.item(i)
+        if last != last:  # noqa: PLR0124 - NaN: no price seen yet
             self._last[i] = price
         return realized
 

@@ -32,7 +32,7 @@ import sys
 from collections import deque
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -74,6 +74,11 @@ class LotMatching(IntEnum):
     FIFO = 0  # oldest lot first
     LIFO = 1  # newest lot first
     AVERAGE = 2  # one lot per asset at the average entry price
+
+
+# Enum members as module constants: `Enum.MEMBER` is a slow class attribute lookup.
+_LotMatching_AVERAGE: Final = LotMatching.AVERAGE
+_LotMatching_LIFO: Final = LotMatching.LIFO
 
 
 class TradeTracker:
@@ -190,7 +195,7 @@ class TradeTracker:
         lots = self._lots[asset_index]
         remaining = size
         tol = _EPS * size
-        lifo = self.matching is LotMatching.LIFO
+        lifo = self.matching is _LotMatching_LIFO
         while remaining > tol and lots:
             lot = lots[-1] if lifo else lots[0]
             lot_qty = lot[1]
@@ -198,7 +203,7 @@ class TradeTracker:
                 break  # same direction: nothing to close
             lot_size = abs(lot_qty)
             take = min(lot_size, remaining)
-            self._close(lot, take, price, timestamp, cpu=cpu, spu=spu, tag=tag)
+            self._close(lot, take, price, timestamp, cpu, spu, tag)
             if take >= lot_size * (1.0 - _EPS):
                 if lifo:
                     lots.pop()
@@ -210,7 +215,7 @@ class TradeTracker:
             remaining -= take
         if remaining <= tol:
             return
-        if self.matching is LotMatching.AVERAGE and lots:
+        if self.matching is _LotMatching_AVERAGE and lots:
             lot = lots[0]
             old = abs(lot[1])
             total = old + remaining
@@ -253,13 +258,12 @@ class TradeTracker:
         self._n = last
 
     # Record one closed (part of a) lot.
-    def _close(
+    def _close(  # noqa: PLR0917 - hot path, positional
         self,
         lot: list[Any],
         take: float,
         price: float,
         timestamp: Timestamp,
-        *,
         cpu: float,
         spu: float,
         tag: str,
