@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from ml4t.backtest.core.enums import OrderSide, OrderStatus, OrderType
@@ -41,6 +42,7 @@ __all__ = [
     "make_broker",
     "make_portfolio",
     "reject_local",
+    "submit_many",
     "supports_lazy",
 ]
 
@@ -96,6 +98,17 @@ def apply_fills(portfolio: Portfolio, fills: list[Any]) -> None:
         return
     for fill in fills:
         portfolio.apply_fill(fill)
+
+
+def submit_many(
+    broker: Any, columns: npt.NDArray[np.intp], quantities: npt.NDArray[np.float64], tag: str
+) -> list[Order]:
+    """Submit GTC market orders for signed `quantities` of asset `columns`, in order.
+
+    The broker's batch submission: the same orders, ids and events as one `submit` each.
+    """
+    out: list[Order] = broker.submit_many(columns, quantities, tag=tag)
+    return out
 
 
 def make_broker(config: BacktestConfig, feed: Any, portfolio: Portfolio) -> Any:

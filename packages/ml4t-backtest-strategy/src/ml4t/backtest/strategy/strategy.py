@@ -434,13 +434,19 @@ class Strategy:
         # no price: a zero weight can still flatten (at whatever price the fill finds)
         trade |= full_exit & (priced | (target_w == 0.0))
         delta = np.where(priced, delta, -current)
+        sells = np.flatnonzero(trade & (delta < 0))
+        buys = np.flatnonzero(trade & (delta > 0))
+        columns = np.concatenate([sells, buys])
+        if not columns.size:
+            return []
+        quantities = delta[columns]
+        batch = getattr(api, "submit_many", None)  # the engine's (a live venue may lack it)
+        if batch is not None and np.isfinite(quantities).all():
+            submitted: list[Any] = batch(columns, quantities, tag=tag)
+            return submitted
         orders = []
-        for j in np.flatnonzero(trade & (delta < 0)).tolist():
-            order = self.order(assets[j], float(delta[j]), tag=tag)
-            if order is not None:
-                orders.append(order)
-        for j in np.flatnonzero(trade & (delta > 0)).tolist():
-            order = self.order(assets[j], float(delta[j]), tag=tag)
+        for j, q in zip(columns.tolist(), quantities.tolist(), strict=True):
+            order = self.order(assets[j], q, tag=tag)
             if order is not None:
                 orders.append(order)
         return orders
