@@ -27,10 +27,12 @@ from ml4t.backtest.execution.commission import (
     TieredCommission,
 )
 from ml4t.backtest.execution.fills import (
+    BracketActivation,
     FillTiming,
     FundsPolicy,
     IntrabarPolicy,
     MatchCode,
+    TrailReference,
     first_touch,
     intrabar_path,
     match_order,
@@ -75,10 +77,12 @@ __all__ = [
     "normalize_order",
     "validate_order",
     # fills
+    "BracketActivation",
     "FillTiming",
     "FundsPolicy",
     "IntrabarPolicy",
     "MatchCode",
+    "TrailReference",
     "match_order",
     "match_orders",
     "intrabar_path",

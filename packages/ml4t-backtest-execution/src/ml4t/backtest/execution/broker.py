@@ -248,6 +248,10 @@ class SimulationBroker:
         # Slot rows added by submit_many not yet written to the book arrays (None: write
         # them at once, as `submit` does).
         self._deferred: list[tuple[int, int, int, int, int, bool]] | None = None
+        # Slots in the book (active or not) by feature; see `_tally`.
+        self._n_gtd = self._n_day = self._n_ioc_fok = 0
+        self._n_close = self._n_open = self._n_trailing = 0
+        self._activated_t = -1  # last bar an OTO child was activated to work at once
         self._lot = [d.lot_size for d in self._asset_defs]
         self._tick = [d.tick_size for d in self._asset_defs]
         self._mult_list: list[float] = self._multiplier.tolist()
@@ -322,6 +326,7 @@ class SimulationBroker:
         self._slot_of[order.order_id] = s
         if active:
             self._n_active += 1
+        self._tally(order, phase, 1)
         if self._deferred is not None:  # inside submit_many: written in one go later
             self._deferred.append((s, a, int(order.side), phase, eligible, active))
             return
@@ -385,10 +390,28 @@ class SimulationBroker:
         self._s_ref[s] = order.trail_reference
         self._s_trig[s] = order.triggered
 
+    def _tally(self, order: Order, phase: int, k: int) -> None:
+        # Count the book's slots (active or not) by the features that need a vector pass at
+        # every bar; a pass is skipped when its count is zero (it would find nothing).
+        if order.expire_at is not None:
+            self._n_gtd += k
+        tif = order.time_in_force
+        if tif is _TimeInForce_DAY:
+            self._n_day += k
+        elif tif is _TimeInForce_IOC or tif is _TimeInForce_FOK:
+            self._n_ioc_fok += k
+        if phase == _PHASE_CLOSE:
+            self._n_close += k
+        elif phase == _PHASE_OPEN:
+            self._n_open += k
+        if order.order_type is _OrderType_TRAILING_STOP:
+            self._n_trailing += k
+
     def _remove_slot(self, order: Order) -> None:
         s = self._slot_of.pop(order.order_id, None)
         if s is None:
             return
+        self._tally(order, self._s_phase.item(s), -1)
         if self._s_active[s]:
             self._n_active -= 1
         self._s_active[s] = False
@@ -405,6 +428,8 @@ class SimulationBroker:
         self._s_active[s] = True
         self._s_elig[s] = eligible
         self._n_active += 1
+        if eligible == self._t:
+            self._activated_t = self._t
 
     def _init_trailing(self, order: Order) -> None:
         if self._rows:
@@ -933,7 +958,8 @@ class SimulationBroker:
         if self._n_active:
             self._pend_bp = 0.0
             self._pend_pos.fill(0.0)
-            self._expire_gtd(timestamp)
+            if self._n_gtd:
+                self._expire_gtd(timestamp)
             n = self._cap
             mask = (
                 self._s_active[:n] & (self._s_elig[:n] <= t) & (self._s_phase[:n] != _PHASE_CLOSE)
@@ -949,11 +975,17 @@ class SimulationBroker:
                     self._pass(idx, open, high, low, close, market, bid, ask, auction=False)
                 )
                 # children released by a fill at this bar's open see the rest of the bar
+                # (only `_activate` makes a slot eligible at `t` during the pass)
                 n = self._cap
-                again = np.flatnonzero(
-                    self._s_active[:n] & (self._s_elig[:n] == t) & (self._s_phase[:n] == _PHASE_ANY)
-                )
-                again = again[~np.isin(again, idx)]
+                if self._activated_t == t:
+                    again = np.flatnonzero(
+                        self._s_active[:n]
+                        & (self._s_elig[:n] == t)
+                        & (self._s_phase[:n] == _PHASE_ANY)
+                    )
+                    again = again[~np.isin(again, idx)]
+                else:
+                    again = idx[:0]
                 if again.size:
                     fills.extend(
                         self._pass(again, open, high, low, close, market, bid, ask, auction=False)
@@ -1020,19 +1052,22 @@ class SimulationBroker:
         if self._n_active:
             self._pend_bp = 0.0
             self._pend_pos.fill(0.0)
-            self._expire_gtd(timestamp)
-            n = self._cap
-            active = self._s_active[:n]
-            phase = self._s_phase[:n]
-            mask = active & (phase == _PHASE_CLOSE) & (self._s_elig[:n] <= t)
-            if self.fill_timing is _FillTiming_SAME_BAR_CLOSE:
-                mask |= active & (phase == _PHASE_ANY) & (self._s_submit[:n] == t)
-            idx = np.flatnonzero(mask)
-            if idx.size:
-                fills.extend(
-                    self._pass(idx, close, close, close, close, close, bid, ask, auction=True)
-                )
-            if session_end:
+            if self._n_gtd:
+                self._expire_gtd(timestamp)
+            same_bar = self.fill_timing is _FillTiming_SAME_BAR_CLOSE
+            if self._n_close or same_bar:
+                n = self._cap
+                active = self._s_active[:n]
+                phase = self._s_phase[:n]
+                mask = active & (phase == _PHASE_CLOSE) & (self._s_elig[:n] <= t)
+                if same_bar:
+                    mask |= active & (phase == _PHASE_ANY) & (self._s_submit[:n] == t)
+                idx = np.flatnonzero(mask)
+                if idx.size:
+                    fills.extend(
+                        self._pass(idx, close, close, close, close, close, bid, ask, auction=True)
+                    )
+            if session_end and self._n_day:
                 n = self._cap
                 day = np.flatnonzero(
                     self._s_active[:n]
@@ -1086,6 +1121,8 @@ class SimulationBroker:
                     self._s_elig[s] = self._t
 
     def _after_bar_trailing(self, high: FloatArray, low: FloatArray) -> None:
+        if not self._n_trailing:
+            return
         n = self._cap
         idx = np.flatnonzero(
             self._s_active[:n] & (self._s_type[:n] == int(OrderType.TRAILING_STOP))
@@ -1338,6 +1375,8 @@ class SimulationBroker:
 
     def _end_of_pass(self, idx: npt.NDArray[np.intp], o: FloatArray, *, auction: bool) -> None:
         # IOC/FOK remainders are cancelled; auction remainders expire (assets with a bar).
+        if not (self._n_ioc_fok or (self._n_close if auction else self._n_open)):
+            return  # no such order in the book
         tif = self._s_tif[idx]
         phase = self._s_phase[idx]
         flag = np.isin(tif, _IOC_FOK)

@@ -44,6 +44,8 @@ __all__ = [
     "FillTiming",
     "IntrabarPolicy",
     "FundsPolicy",
+    "BracketActivation",
+    "TrailReference",
     "MatchCode",
     "match_order",
     "match_orders",
@@ -78,6 +80,25 @@ class FundsPolicy(IntEnum):
 
     REJECT = 0  # default: the order is rejected (or its remainder cancelled)
     RESIZE = 1  # fill what is affordable, cancel the rest
+    # as RESIZE, but the quantity is the largest whose cost plus its own commission fits:
+    # q * price * multiplier + commission(q) <= buying power (VectorBT's allow_partial:
+    # q = (cash - fixed_fees) / (price * (1 + fees))); RESIZE subtracts the commission of
+    # the original, larger quantity first, so it buys slightly less
+    RESIZE_FEE_INCLUSIVE = 2
+
+
+class TrailReference(IntEnum):
+    """Which price a trailing stop follows."""
+
+    EXTREME = 0  # default: the open, then each bar's high (SELL stop) / low (BUY stop)
+    CLOSE = 1  # only each bar's close (Backtrader's StopTrail: order.trailadjust(pclose))
+
+
+class BracketActivation(IntEnum):
+    """From which bar the OTO children (a bracket's stop and target) of a filled order work."""
+
+    SAME_BAR = 0  # default: the rest of the entry's bar when it filled at the open
+    NEXT_BAR = 1  # always the bar after the entry fill (Backtrader)
 
 
 class MatchCode(IntEnum):
