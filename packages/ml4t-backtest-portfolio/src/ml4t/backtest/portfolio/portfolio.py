@@ -99,6 +99,7 @@ class Portfolio:
         "_fx",
         "_fx_rates",
         "_fx_set",
+        "_has_borrow",
         "_has_futures",
         "_htb",
         "_income",
@@ -185,6 +186,7 @@ class Portfolio:
         self._init_pc = np.array([r.initial_per_contract for r in rates])
         self._maint_pc = np.array([r.maintenance_per_contract for r in rates])
         self._borrow_rate = np.array([self._borrow.rate(a) for a in self._assets])
+        self._has_borrow = bool(self._borrow_rate.any())
         self._htb = np.array([a in self._borrow.hard_to_borrow for a in self._assets])
         self._shortable = np.array([o.shortable for o in objs], dtype=np.bool_)
         self._static: list[tuple[float, int, bool]] = list(
@@ -661,7 +663,7 @@ class Portfolio:
 
     def _accrue(self, days: int) -> None:
         dc_borrow = self._borrow.day_count
-        if self._borrow_rate.any():
+        if self._has_borrow:
             notional = self._notional_local()
             short = notional < 0.0
             if short.any():
