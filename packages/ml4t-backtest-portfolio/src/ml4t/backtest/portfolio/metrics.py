@@ -52,6 +52,7 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+from numba import njit
 
 from ml4t.backtest.core.errors import ConfigError
 from ml4t.backtest.core.types import NS_PER_DAY
@@ -110,8 +111,10 @@ def _pair(returns: ArrayLike, benchmark: ArrayLike) -> tuple[npt.NDArray[np.floa
         raise ConfigError(
             f"returns ({r.shape}) and benchmark ({b.shape}) must be aligned and of equal length"
         )
+    if not (np.isnan(r).any() or np.isnan(b).any()):
+        return r, b
     keep = ~(np.isnan(r) | np.isnan(b))
-    return (r, b) if keep.all() else (r[keep], b[keep])
+    return r[keep], b[keep]
 
 
 def _minus(r: npt.NDArray[np.float64], c: float) -> npt.NDArray[np.float64]:
@@ -169,7 +172,11 @@ def infer_periods_per_year(timestamps: ArrayLike) -> float:
         365.0
     """
     if isinstance(timestamps, pl.Series):
-        t = np.asarray(to_ns(timestamps).to_numpy(), dtype=np.int64)
+        dtype = timestamps.dtype
+        ns = isinstance(dtype, pl.Datetime) and dtype.time_unit == "ns"
+        # a Datetime("ns") column already holds int64 ns: read them without a conversion
+        series = timestamps.to_physical() if ns else to_ns(timestamps)
+        t = np.asarray(series.to_numpy(), dtype=np.int64)
     else:
         t = np.asarray(timestamps, dtype=np.int64)
     if t.size < 2:
@@ -180,13 +187,17 @@ def infer_periods_per_year(timestamps: ArrayLike) -> float:
     low_step, high_step = int(step.min()), int(step.max())
     # the median of equal spacings is that spacing: skip the selection for regular bars
     spacing = float(low_step) if low_step == high_step else float(np.median(step))
-    days = t // NS_PER_DAY
-    if low_step >= 0:  # sorted: days come in runs, one per calendar day
-        starts = np.flatnonzero(days[1:] != days[:-1]) + 1
-        day_values = np.concatenate((days[:1], days[starts]))
-        counts = np.diff(np.concatenate(([0], starts, [t.size])))
+    first, last = int(t.min()) // NS_PER_DAY, int(t.max()) // NS_PER_DAY
+    if low_step >= 0 and last - first < t.size:
+        # sorted: the bars of each calendar day are one run; find the runs' edges by
+        # binary search over the days spanned instead of dividing every timestamp
+        span = np.arange(first, last + 2, dtype=np.int64)
+        edges = np.searchsorted(t, span * NS_PER_DAY, side="left")
+        counts = np.diff(edges)
+        day_values = span[:-1][counts > 0]
+        counts = counts[counts > 0]
     else:
-        day_values, counts = np.unique(days, return_counts=True)
+        day_values, counts = np.unique(t // NS_PER_DAY, return_counts=True)
     weekend = bool(np.any((day_values + 3) % 7 >= 5))  # 1970-01-01 was a Thursday
     per_year = float(CALENDAR_DAYS_PER_YEAR if weekend else TRADING_DAYS_PER_YEAR)
     d = spacing / NS_PER_DAY
@@ -373,6 +384,34 @@ def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
     return int((edges[1::2] - edges[0::2]).max())
 
 
+@njit(cache=True)
+def _drawdown_stats_nb(r: npt.NDArray[np.float64]) -> tuple[float, int]:
+    # (max_drawdown, max_drawdown_duration) in one pass without the series: the same
+    # operations as `_growth` (cumulative product of 1 + r, running peak with np.maximum's
+    # NaN rule, value / peak - 1), np.min's NaN rule and `_longest_run` of drawdown < 0
+    value = 1.0
+    peak = 1.0
+    worst = np.inf
+    nan = False
+    longest = 0
+    run = 0
+    for t in range(r.shape[0]):
+        value = value * (1.0 + r[t])
+        if not (peak >= value or math.isnan(peak)):
+            peak = value
+        dd = value / peak - 1.0
+        if math.isnan(dd):
+            nan = True
+        elif dd < worst:
+            worst = dd
+        if dd < 0.0:
+            run += 1
+            longest = max(longest, run)
+        else:
+            run = 0
+    return (math.nan if nan else worst), longest
+
+
 def max_drawdown_duration(returns: ArrayLike) -> int:
     """Return the longest number of bars spent below a previous peak.
 
@@ -394,9 +433,28 @@ def calmar_ratio(returns: ArrayLike, periods_per_year: float) -> float:
     return cagr(returns, periods_per_year) / abs(mdd)
 
 
+@njit(cache=True)
+def _split_signs_nb(
+    x: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    # (x[x < 0], x[x > 0]) in one pass, in their original order
+    neg = np.empty(x.shape[0])
+    pos = np.empty(x.shape[0])
+    n_neg = 0
+    n_pos = 0
+    for v in x:  # branch-free: write always, advance only past a kept value
+        neg[n_neg] = v
+        n_neg += v < 0.0
+        pos[n_pos] = v
+        n_pos += v > 0.0
+    return neg[:n_neg], pos[:n_pos]
+
+
 def _omega(x: npt.NDArray[np.float64]) -> float:
-    losses = -float(x[x < 0.0].sum())
-    return float(x[x > 0.0].sum()) / losses if losses > 0.0 else math.nan
+    # numpy sums the same values in the same order as x[x < 0].sum(): the same numbers
+    neg, pos = _split_signs_nb(np.ascontiguousarray(x))
+    losses = -float(neg.sum())
+    return float(pos.sum()) / losses if losses > 0.0 else math.nan
 
 
 def omega_ratio(
@@ -707,21 +765,21 @@ def compute_metrics(
         eq = np.asarray(equity_curve.get_column("equity").to_numpy(), dtype=np.float64)
         r_all = eq[1:] / eq[:-1] - 1.0
     # Every value below is the public function's, computed once from shared pieces: one
-    # NaN filter, one growth/drawdown pass, one std, one selection for the percentiles.
+    # NaN filter, one compiled drawdown pass (depth and duration without the series), one
+    # std, one selection for the percentiles.
     r = _clean(r_all)
     n = r.size
     nan = math.nan
     out: dict[str, float] = {"periods_per_year": ppy}
     if n:
-        growth, dd = _growth(r)
-        total = growth - 1.0
-        mdd = float(dd.min())
+        total = float(np.prod(1.0 + r) - 1.0)
+        mdd, duration = _drawdown_stats_nb(np.ascontiguousarray(r))
         growth_rate = _cagr(total, n, ppy)
         q_var, q95, q5 = _percentiles(r, [100.0 * cutoff, 95.0, 5.0])
         out |= {"total_return": total, "cagr": growth_rate}
     else:
         total = growth_rate = mdd = q_var = q95 = q5 = nan
-        dd = np.empty(0)
+        duration = 0
         out |= {"total_return": nan, "cagr": nan}
     if n >= 2:
         sd = float(np.std(r, ddof=1))
@@ -737,7 +795,7 @@ def compute_metrics(
         out |= {"volatility": nan, "sharpe_ratio": nan, "sortino_ratio": nan}
     out |= {
         "max_drawdown": mdd,
-        "max_drawdown_duration": float(_longest_run(dd < 0.0)),
+        "max_drawdown_duration": float(duration),
         "calmar_ratio": growth_rate / abs(mdd) if mdd < 0.0 else nan,
         # the threshold of required_return 0 is 1.0 ** (1 / P) - 1 = 0.0: x = r - rf
         "omega_ratio": _omega(excess) if n >= 2 else nan,
