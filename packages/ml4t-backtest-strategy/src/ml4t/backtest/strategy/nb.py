@@ -25,6 +25,8 @@ __all__ = [
     "ORDER_FIELDS",
     "TRADE_FIELDS",
     "commission_nb",
+    "equity_curve_nb",
+    "exposures_1_nb",
     "floor_to_step_nb",
     "simulate_signals_nb",
 ]
@@ -150,8 +152,13 @@ def simulate_signals_nb(  # noqa: PLR0917
     trailing_stop: float,
     max_bars: int,
     close_at_end: bool,
-    fill_cap: int,
-    order_cap: int,
+    equity_out: npt.NDArray[np.float64],
+    cash_out: npt.NDArray[np.float64],
+    qty_hist: npt.NDArray[np.float64],
+    value_hist: npt.NDArray[np.float64],
+    fills: npt.NDArray[np.float64],
+    orders: npt.NDArray[np.float64],
+    trades: npt.NDArray[np.float64],
 ) -> tuple[
     npt.NDArray[np.float64],
     npt.NDArray[np.float64],
@@ -166,6 +173,12 @@ def simulate_signals_nb(  # noqa: PLR0917
     Returns ``(equity, cash, qty_hist, value_hist, fills, orders, trades)``: per-bar equity
     and cash (T,), positions and their marked values (T, A), and record arrays whose columns
     are `FILL_FIELDS`, `ORDER_FIELDS` and `TRADE_FIELDS`.
+
+    The caller allocates the outputs (with numpy, whose allocator makes large arrays far
+    cheaper to touch than the kernel's): ``equity_out``/``cash_out`` of shape (T,),
+    ``qty_hist``/``value_hist`` (T, A) of zeros, and zeroed record arrays with room for
+    every fill (11 columns), order (12) and trade (15); the record arrays returned are their
+    used leading rows.
     """
     n_t, n_a = close.shape
     cash = init_cash
@@ -190,13 +203,6 @@ def simulate_signals_nb(  # noqa: PLR0917
     k_best = np.zeros(n_a)
     k_worst = np.zeros(n_a)
     bar_count = 0
-    equity_out = np.empty(n_t)
-    cash_out = np.empty(n_t)
-    qty_hist = np.zeros((n_t, n_a))
-    value_hist = np.zeros((n_t, n_a))
-    fills = np.zeros((fill_cap, 11))
-    orders = np.zeros((order_cap, 12))
-    trades = np.zeros((fill_cap, 15))
     n_fill = 0
     n_order = 0
     n_trade = 0
@@ -1105,3 +1111,60 @@ def simulate_weights_nb(  # noqa: PLR0917
         orders[:n_order],
         trades[:n_trade],
     )
+
+
+@njit(cache=True)
+def exposures_1_nb(
+    value: npt.NDArray[np.float64],
+    mv: npt.NDArray[np.float64],
+    long_e: npt.NDArray[np.float64],
+    short_e: npt.NDArray[np.float64],
+) -> None:
+    """Fill market value, long and short exposure of a one-asset (T, 1) value array.
+
+    The same numbers as numpy's ``value.sum(axis=1)`` and
+    ``np.where(value > 0, value, 0.0).sum(axis=1)`` (resp. ``< 0``): a one-element row sum
+    is ``0.0 + x``. The caller allocates the (T,) outputs.
+    """
+    for t in range(value.shape[0]):
+        v = value[t, 0]
+        mv[t] = 0.0 + v
+        long_e[t] = 0.0 + (v if v > 0 else 0.0)
+        short_e[t] = 0.0 + (v if v < 0 else 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def equity_curve_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
+    equity: npt.NDArray[np.float64],
+    long_e: npt.NDArray[np.float64],
+    short_e: npt.NDArray[np.float64],
+    init_cash: float,
+    gross: npt.NDArray[np.float64],
+    net: npt.NDArray[np.float64],
+    leverage: npt.NDArray[np.float64],
+    returns: npt.NDArray[np.float64],
+    drawdown: npt.NDArray[np.float64],
+) -> None:
+    """Fill gross and net exposure, leverage, returns and drawdown of the curve, one pass.
+
+    Element by element the numpy expressions of the engine's curve (IEEE results, inf/NaN
+    where equity is 0): ``gross = long - short``, ``net = long + short``,
+    ``leverage = where(equity != 0, gross / equity, nan)``,
+    ``returns = equity / [init_cash, equity[:-1]] - 1`` and
+    ``drawdown = equity / maximum.accumulate(equity) - 1`` (NaN propagates like
+    ``np.maximum``). The caller allocates the (T,) outputs.
+    """
+    n_t = equity.shape[0]
+    prev = init_cash
+    peak = equity[0] if n_t else 0.0
+    for t in range(n_t):
+        e = equity[t]
+        g = long_e[t] - short_e[t]
+        gross[t] = g
+        net[t] = long_e[t] + short_e[t]
+        leverage[t] = g / e if e != 0.0 else np.nan
+        returns[t] = e / prev - 1.0
+        prev = e
+        if not (peak >= e or math.isnan(peak)):
+            peak = e
+        drawdown[t] = e / peak - 1.0

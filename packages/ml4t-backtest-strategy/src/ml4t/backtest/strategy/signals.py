@@ -45,7 +45,12 @@ from ml4t.backtest.strategy.config import (
     FillTiming,
     ShareRounding,
 )
-from ml4t.backtest.strategy.nb import simulate_signals_nb, simulate_weights_nb
+from ml4t.backtest.strategy.nb import (
+    equity_curve_nb,
+    exposures_1_nb,
+    simulate_signals_nb,
+    simulate_weights_nb,
+)
 from ml4t.backtest.strategy.result import (
     EQUITY_CURVE_SCHEMA,
     FILLS_SCHEMA,
@@ -307,8 +312,7 @@ def run_signals(
         _nan_if_none(risk.trailing_stop),
         risk.max_bars_held or 0,
         config.close_positions_at_end,
-        fill_cap,
-        order_cap,
+        *_signal_buffers(n_t, n_a, fill_cap, order_cap),
     )
     kernel_seconds = time.perf_counter() - kernel_started
     ts = np.asarray(data_feed.timestamps, dtype=np.int64)
@@ -372,6 +376,22 @@ def _run_weights(
     )  # fmt: skip
     result.metadata["kernel_seconds"] = kernel_seconds
     return result
+
+
+def _signal_buffers(
+    n_t: int, n_a: int, fill_cap: int, order_cap: int
+) -> tuple[npt.NDArray[np.float64], ...]:
+    # the outputs of `simulate_signals_nb`, allocated by numpy: touching fresh memory that
+    # numba allocated costs several times more (no huge pages, no reuse)
+    return (
+        np.empty(n_t),
+        np.empty(n_t),
+        np.zeros((n_t, n_a)),
+        np.zeros((n_t, n_a)),
+        np.zeros((fill_cap, 11)),
+        np.zeros((order_cap, 12)),
+        np.zeros((fill_cap, 15)),
+    )
 
 
 def _nan_if_none(value: float | None) -> float:
@@ -451,22 +471,20 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
     names = pl.Series(assets, dtype=pl.String)
     # the kernels record a value only where the position is non-zero (0.0 elsewhere), so
     # `value` is already the marked value of held positions
-    long_e = np.where(value > 0, value, 0.0).sum(axis=1)
-    short_e = np.where(value < 0, value, 0.0).sum(axis=1)
-    mv = value.sum(axis=1)
-    gross = long_e - short_e
     n_t = equity.shape[0]
-    returns = np.empty(n_t)
-    drawdown = np.maximum.accumulate(equity)
-    # a zero or negative equity gives inf/NaN here, by design (undefined ratios)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        leverage = np.where(equity != 0.0, gross / equity, np.nan)
-        if n_t:
-            returns[0] = equity[0] / config.initial_cash
-        np.divide(equity[1:], equity[:-1], out=returns[1:])
-        np.subtract(returns, 1.0, out=returns)
-        np.divide(equity, drawdown, out=drawdown)
-        np.subtract(drawdown, 1.0, out=drawdown)
+    if value.shape[1] == 1:
+        mv, long_e, short_e = np.empty(n_t), np.empty(n_t), np.empty(n_t)
+        exposures_1_nb(value, mv, long_e, short_e)
+    else:
+        long_e = np.where(value > 0, value, 0.0).sum(axis=1)
+        short_e = np.where(value < 0, value, 0.0).sum(axis=1)
+        mv = value.sum(axis=1)
+    # inf/NaN where equity is 0, as numpy gives them (undefined ratios)
+    gross, net, leverage, returns, drawdown = (np.empty(n_t) for _ in range(5))
+    equity_curve_nb(
+        equity, long_e, short_e, float(config.initial_cash), gross, net, leverage, returns,
+        drawdown,
+    )  # fmt: skip
     equity_curve = pl.DataFrame(
         {
             "timestamp": pl.Series(ts, dtype=pl.Int64).cast(_TS),
@@ -474,7 +492,7 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
             "cash": cash,
             "market_value": mv,
             "gross_exposure": gross,
-            "net_exposure": long_e + short_e,
+            "net_exposure": net,
             "long_exposure": long_e,
             "short_exposure": short_e,
             "leverage": leverage,
@@ -555,11 +573,16 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
     # row-major non-zero positions, as np.nonzero(qty) gives them, from the flat index
     flat = np.flatnonzero(qty)
     n_a = len(assets)
-    rows, cols = (flat, np.zeros_like(flat)) if n_a == 1 else np.divmod(flat, n_a)
+    if n_a == 1:
+        rows = flat
+        held = pl.repeat(assets[0], flat.shape[0], dtype=pl.String, eager=True)
+    else:
+        rows, cols = np.divmod(flat, n_a)
+        held = names.gather(cols)
     positions = pl.DataFrame(
         {
             "timestamp": _times(ts, rows),
-            "asset": names.gather(cols),
+            "asset": held,
             "quantity": qty.reshape(-1)[flat],
             "market_value": value.reshape(-1)[flat],
         },
