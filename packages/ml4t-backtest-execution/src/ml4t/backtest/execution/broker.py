@@ -1417,7 +1417,7 @@ class SimulationBroker:
         side = int(order.side)
         lot = self._lot[a]
         volume = float(self._volume[a])
-        qty = order.remaining
+        qty = max(order.quantity - order.filled_quantity, 0.0)  # order.remaining
         if self.volume_limit is not None:
             avail = floor_to_step(self.volume_limit.max_quantity(volume) - self._used.item(a), lot)
             if avail < qty:
@@ -1504,10 +1504,12 @@ class SimulationBroker:
             commission = self._commission(qty, price, mult, maker)
         order.record_fill(qty, price)
         self._month_volume += qty
-        self._used[a] += qty
+        used = self._used
+        used[a] = used.item(a) + qty  # `used[a] += qty` without a numpy scalar
         if perm:  # adding a zero changes nothing
             self._shift[a] += side * perm
-        self._pend_pos[a] += side * qty
+        pend_pos = self._pend_pos
+        pend_pos[a] = pend_pos.item(a) + side * qty
         self._pend_bp += (closing - opening) * price * mult - commission
         fill: FillEvent = _new_tuple(
             FillEvent,
@@ -1522,7 +1524,7 @@ class SimulationBroker:
                 commission,
                 slip * qty * mult,
                 (temp + perm) * qty * mult,
-                order.remaining,
+                max(order.quantity - order.filled_quantity, 0.0),  # order.remaining
                 mult,
                 order.tag,
             ),

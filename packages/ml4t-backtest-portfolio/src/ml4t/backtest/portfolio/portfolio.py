@@ -485,7 +485,7 @@ class Portfolio:
             if blocked is not None:
                 return blocked
         mult, c, _ = self._static[i]
-        fx = self._fx.item(c)
+        fx = self._fx.item(c) if c else 1.0  # the base currency's rate is always 1
         need = opening * (
             abs(price) * mult * fx * self._init_rate.item(i) + self._init_pc.item(i) * fx
         )
