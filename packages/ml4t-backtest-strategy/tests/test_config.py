@@ -1,14 +1,18 @@
 import pickle
 
+import numpy as np
 import pytest
 
 from ml4t.backtest.core.errors import ConfigError
 from ml4t.backtest.strategy.config import (
     PRESETS,
     BacktestConfig,
+    BracketActivation,
     CashShortfallPolicy,
     FillTiming,
     PerShareCommissionSpec,
+    RebalanceOrder,
+    TrailReference,
     register_preset,
 )
 
@@ -139,3 +143,72 @@ class TestBacktestConfig:
         assert BacktestConfig().rounding_step(100.0) == 1.0
         assert BacktestConfig(share_rounding="lot").rounding_step(100.0) == 100.0
         assert BacktestConfig(share_rounding="fractional").rounding_step(1.0) == 0.0
+
+
+class TestPeerSemanticFields:
+    # trail_reference, bracket_activation, slippage_cap_to_bar, rebalance_order and the
+    # fee-inclusive resize: defaults keep today's behaviour, values round-trip and are checked.
+
+    def test_defaults_keep_the_previous_behaviour(self):
+        cfg = BacktestConfig()
+        assert cfg.trail_reference is TrailReference.EXTREME
+        assert cfg.bracket_activation is BracketActivation.SAME_BAR
+        assert cfg.slippage_cap_to_bar is False
+        assert cfg.rebalance_order is RebalanceOrder.ASSET
+        assert cfg.cash_shortfall is CashShortfallPolicy.REJECT
+
+    def test_peer_fields_round_trip_through_toml_and_yaml(self):
+        cfg = BacktestConfig(
+            trail_reference="close",
+            bracket_activation="next_bar",
+            slippage_cap_to_bar=True,
+            rebalance_order="value",
+            cash_shortfall="resize_fee_inclusive",
+        )
+        assert BacktestConfig.from_toml(cfg.to_toml()) == cfg
+        assert BacktestConfig.from_yaml(cfg.to_yaml()) == cfg
+        assert cfg.to_dict()["cash_shortfall"] == "resize_fee_inclusive"
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("trail_reference", "high"),
+            ("bracket_activation", "later"),
+            ("rebalance_order", "random"),
+            ("cash_shortfall", "resize_fees"),
+        ],
+    )
+    def test_unknown_value_raises_config_error_naming_the_field(self, field, value):
+        with pytest.raises(ConfigError, match=field):
+            BacktestConfig(**{field: value})
+
+    def test_engine_passes_the_fields_to_the_broker(self):
+        from ml4t.backtest.core.data import DataFeed  # noqa: PLC0415
+        from ml4t.backtest.execution.fills import (  # noqa: PLC0415
+            BracketActivation as Activation,
+        )
+        from ml4t.backtest.execution.fills import FundsPolicy  # noqa: PLC0415
+        from ml4t.backtest.execution.fills import TrailReference as Trail  # noqa: PLC0415
+        from ml4t.backtest.strategy import _venue  # noqa: PLC0415
+
+        feed = DataFeed(
+            np.arange(2) * 86_400 * 10**9,
+            ["X"],
+            {k: np.full((2, 1), 10.0) for k in ("open", "high", "low", "close", "volume")},
+        )
+        cfg = BacktestConfig(
+            trail_reference="close",
+            bracket_activation="next_bar",
+            slippage_cap_to_bar=True,
+            cash_shortfall="resize_fee_inclusive",
+        )
+        broker = _venue.make_broker(cfg, feed, _venue.make_portfolio(cfg, feed))
+        assert broker.trail_reference is Trail.CLOSE
+        assert broker.bracket_activation is Activation.NEXT_BAR
+        assert broker.slippage_cap_to_bar is True
+        assert broker.funds_policy is FundsPolicy.RESIZE_FEE_INCLUSIVE
+        default = _venue.make_broker(BacktestConfig(), feed, _venue.make_portfolio(cfg, feed))
+        assert default.trail_reference is Trail.EXTREME
+        assert default.bracket_activation is Activation.SAME_BAR
+        assert default.slippage_cap_to_bar is False
+        assert default.funds_policy is FundsPolicy.REJECT

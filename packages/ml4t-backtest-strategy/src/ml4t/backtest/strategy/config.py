@@ -31,6 +31,7 @@ __all__ = [
     "AccountPolicy",
     "AccountSpec",
     "BacktestConfig",
+    "BracketActivation",
     "CashShortfallPolicy",
     "CommissionSpec",
     "CryptoCommissionSpec",
@@ -38,6 +39,7 @@ __all__ = [
     "LinearImpactSpec",
     "SpreadSlippageSpec",
     "TieredCommissionSpec",
+    "TrailReference",
     "FillTiming",
     "FixedBpsSlippageSpec",
     "FixedCommissionSpec",
@@ -50,6 +52,7 @@ __all__ = [
     "PercentCommissionSpec",
     "PerShareCommissionSpec",
     "PRESETS",
+    "RebalanceOrder",
     "RiskConfig",
     "ShareRounding",
     "SizingSpec",
@@ -104,11 +107,74 @@ class CashShortfallPolicy(StrEnum):
 
     ``REJECT`` refuses the order, ``RESIZE`` cuts it to what the cash pays for (on the lot
     grid) and ``ALLOW_NEGATIVE`` lets cash go below zero (borrowing without limits).
+
+    The two resize rules differ in the commission they set aside (``C(q)`` is the commission
+    of a fill of ``q`` units, ``Q`` the ordered quantity, ``p`` the fill price)::
+
+        RESIZE                q = floor_lot((cash - C(Q)) / p)     commission of the order
+        RESIZE_FEE_INCLUSIVE  largest q on the lot grid with q * p + C(q) <= cash
+
+    For a percentage commission ``rate`` plus ``fixed`` per order, ``RESIZE_FEE_INCLUSIVE``
+    is ``(cash - fixed) / (p * (1 + rate))``: VectorBT's ``allow_partial`` (portfolio/nb.py
+    ``buy_nb``). ``RESIZE`` buys a little less (it pays the commission of the larger order).
+
+    .. versionchanged:: 0.2
+        Added ``RESIZE_FEE_INCLUSIVE``.
     """
 
     REJECT = "reject"
     RESIZE = "resize"
+    RESIZE_FEE_INCLUSIVE = "resize_fee_inclusive"
     ALLOW_NEGATIVE = "allow_negative"
+
+
+class TrailReference(StrEnum):
+    """Which price a trailing-stop order follows.
+
+    ``EXTREME`` (default): the bar's open before matching, then its high (a SELL stop,
+    protecting a long) or low (a BUY stop) after it. ``CLOSE``: only each bar's close, after
+    the bar is matched (Backtrader's ``StopTrail``: order.py ``trailadjust(pclose)``). Either
+    way the level only moves in the trader's favour::
+
+        SELL: level = max(level, reference * (1 - percent))   or  reference - amount
+        BUY:  level = min(level, reference * (1 + percent))   or  reference + amount
+
+    .. versionadded:: 0.2
+    """
+
+    EXTREME = "extreme"
+    CLOSE = "close"
+
+
+class BracketActivation(StrEnum):
+    """From which bar a bracket's stop and target (OTO children) work once the entry fills.
+
+    ``SAME_BAR`` (default): when the entry fills at the open (a market order or a gap), the
+    children are matched against the rest of that bar (its high and low); otherwise from
+    the next bar. ``NEXT_BAR``: always from the bar after the entry fill (Backtrader
+    activates children at the start of its next ``BackBroker.next``).
+
+    .. versionadded:: 0.2
+    """
+
+    SAME_BAR = "same_bar"
+    NEXT_BAR = "next_bar"
+
+
+class RebalanceOrder(StrEnum):
+    """Order in which `Strategy.rebalance` submits its trades (sells always before buys).
+
+    ``ASSET`` (default): sells, then buys, each in the feed's asset order. ``VALUE``: each
+    group by order value ``delta * price * multiplier`` ascending, so the largest sell goes
+    first and the largest buy last (VectorBT's ``call_seq="auto"``, portfolio/nb.py
+    ``approx_order_value_nb`` + ``insert_argsort_nb``; ties keep the asset order). The order
+    decides which buy a cash shortfall hits.
+
+    .. versionadded:: 0.2
+    """
+
+    ASSET = "asset"
+    VALUE = "value"
 
 
 class ShareRounding(StrEnum):
@@ -581,6 +647,13 @@ class BacktestConfig(BaseModel):
         exit_first: Within a bar, process exits (sells) before entries (buys).
         volume_limit: Max fraction of a bar's volume one order may take (None: no cap).
         cash_shortfall: What to do with a buy cash cannot pay for.
+        trail_reference: Price a trailing-stop order follows (bar extreme or close).
+        bracket_activation: Bar from which a filled entry's stop and target work.
+        rebalance_order: Order of `Strategy.rebalance`'s trades within sells and buys.
+        slippage_cap_to_bar: Cap slippage and impact so a fill stays inside its bar: a buy
+            pays at most the bar's high, a sell receives at least its low (Backtrader's
+            ``slip_match=True``, ``slip_out=False``); the matched price itself never moves
+            in the trader's favour. Close fills cap at that bar's high/low too.
         share_rounding: Rounding of helper-computed quantities.
         close_positions_at_end: Close every open position at the last bar's close.
         seed: Seed for anything random (look-ahead audit cut points, random fills).
@@ -615,6 +688,10 @@ class BacktestConfig(BaseModel):
     exit_first: bool = True
     volume_limit: float | None = Field(default=None, gt=0.0, le=1.0, allow_inf_nan=False)
     cash_shortfall: CashShortfallPolicy = CashShortfallPolicy.REJECT
+    trail_reference: TrailReference = TrailReference.EXTREME
+    bracket_activation: BracketActivation = BracketActivation.SAME_BAR
+    slippage_cap_to_bar: bool = False
+    rebalance_order: RebalanceOrder = RebalanceOrder.ASSET
     share_rounding: ShareRounding = ShareRounding.INTEGER
     close_positions_at_end: bool = False
     seed: int = Field(default=0, ge=0)

@@ -29,10 +29,13 @@ from typing import Any, Final
 from ml4t.backtest.strategy.config import (
     PRESETS,
     AccountPolicy,
+    BracketActivation,
     CashShortfallPolicy,
     FillTiming,
     IntrabarPolicy,
+    RebalanceOrder,
     ShareRounding,
+    TrailReference,
     register_preset,
 )
 
@@ -63,7 +66,11 @@ PEER_VERSIONS: Final = MappingProxyType(
 # (checksubmit=True -> Order.Margin); shorts are allowed and credit the cash; sizes are used
 # as given (floats allowed); orders are matched in submission order (no exits-first pass);
 # positions stay open at the end; a bracket's stop child is submitted before its limit child,
-# so a bar that reaches both fills the stop (pessimistic for the trader).
+# so a bar that reaches both fills the stop (pessimistic for the trader); bracket children
+# are activated at the start of the next BackBroker.next, so from the bar after the entry
+# fill; StopTrail follows each bar's close (order.py trailadjust(pclose), called by
+# bbroker.py _try_exec_stop); a slipped price is capped at the bar's high (buys) / low
+# (sells) (bbroker.py _slip_up/_slip_down, slip_match=True, slip_out=False).
 BACKTRADER_PRESET: Final[MappingProxyType[str, Any]] = MappingProxyType(
     {
         "initial_cash": 10_000.0,
@@ -75,6 +82,9 @@ BACKTRADER_PRESET: Final[MappingProxyType[str, Any]] = MappingProxyType(
         "share_rounding": ShareRounding.FRACTIONAL.value,
         "exit_first": False,
         "intrabar_policy": IntrabarPolicy.PESSIMISTIC.value,
+        "trail_reference": TrailReference.CLOSE.value,
+        "bracket_activation": BracketActivation.NEXT_BAR.value,
+        "slippage_cap_to_bar": True,
         "close_positions_at_end": False,
         "volume_limit": None,
     }
@@ -82,8 +92,11 @@ BACKTRADER_PRESET: Final[MappingProxyType[str, Any]] = MappingProxyType(
 
 # VectorBT Portfolio.from_signals defaults (portfolio/base.py, _settings.py): init_cash 100;
 # price=close of the signal bar; fees=fixed_fees=slippage=0; size=inf (all available cash)
-# with allow_partial=True (an order the cash cannot pay for is resized); fractional sizes
-# (size_granularity=None); direction longonly; call_seq 'auto' sells before buys in a group;
+# with allow_partial=True (an order the cash cannot pay for is resized to
+# (cash - fixed_fees) / (price * (1 + fees)), portfolio/nb.py buy_nb); fractional sizes
+# (size_granularity=None); direction longonly; with call_seq='auto' (the rebalancing
+# setting; 'default' is column order) a group's orders run by approximate value (sells
+# first, the largest buy last: approx_order_value_nb + insert_argsort_nb);
 # a bar that hits both the stop loss and the take profit exits at the stop.
 VECTORBT_PRESET: Final[MappingProxyType[str, Any]] = MappingProxyType(
     {
@@ -92,10 +105,11 @@ VECTORBT_PRESET: Final[MappingProxyType[str, Any]] = MappingProxyType(
         "commission": {"kind": "none"},
         "slippage": {"kind": "none"},
         "account": {"policy": AccountPolicy.CASH.value, "allow_short": False},
-        "cash_shortfall": CashShortfallPolicy.RESIZE.value,
+        "cash_shortfall": CashShortfallPolicy.RESIZE_FEE_INCLUSIVE.value,
         "share_rounding": ShareRounding.FRACTIONAL.value,
         "sizing": {"method": "percent_equity", "percent": 1.0},
         "exit_first": True,
+        "rebalance_order": RebalanceOrder.VALUE.value,
         "intrabar_policy": IntrabarPolicy.PESSIMISTIC.value,
         "close_positions_at_end": False,
         "volume_limit": None,
@@ -155,8 +169,8 @@ PRESET_GAPS: Final = MappingProxyType(
     {
         "backtrader": (
             "sizers size on cash, not equity (PercentSizer: cash * percents / close); "
-            "slippage is capped at the bar's high/low and skips the open unless slip_open=True; "
-            "StopTrail trails each bar's close"
+            "slippage skips the open unless slip_open=True; futures buying power uses the "
+            "contract margin, not the notional"
         ),
         "vectorbt": "size=inf buys with all cash after fees (not a fraction of equity)",
         "backtesting.py": (

@@ -391,7 +391,11 @@ class Strategy:
             tag: Tag put on every order.
 
         Returns:
-            The orders submitted, sells first.
+            The orders submitted, sells first. Within sells and within buys the order
+            follows the config's `rebalance_order`: the feed's asset order (``"asset"``,
+            default) or the order value ``delta * price * multiplier`` ascending
+            (``"value"``: the largest sell first, the smallest buy first; ties keep the
+            asset order), which decides which buy a cash shortfall hits.
         """
         api = self.api
         assets = api.assets
@@ -436,6 +440,11 @@ class Strategy:
         delta = np.where(priced, delta, -current)
         sells = np.flatnonzero(trade & (delta < 0))
         buys = np.flatnonzero(trade & (delta > 0))
+        cfg = self._config
+        if cfg is not None and cfg.rebalance_order == "value":
+            value = np.where(priced, delta * prices * mult, -np.inf)  # unpriced exits first
+            sells = sells[np.argsort(value[sells], kind="stable")]
+            buys = buys[np.argsort(value[buys], kind="stable")]
         columns = np.concatenate([sells, buys])
         if not columns.size:
             return []
