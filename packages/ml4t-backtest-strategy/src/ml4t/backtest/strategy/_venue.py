@@ -32,6 +32,7 @@ from ml4t.backtest.strategy.config import (
 )
 
 __all__ = [
+    "advance_bars",
     "apply_fills",
     "broker_idle",
     "build_bracket",
@@ -98,6 +99,17 @@ def apply_fills(portfolio: Portfolio, fills: list[Any]) -> None:
         return
     for fill in fills:
         portfolio.apply_fill(fill)
+
+
+def advance_bars(tracker: Any, n: int) -> None:
+    """Count `n` more bars on the trade tracker (as `n` calls of its `advance_bar`)."""
+    if n <= 0:
+        return
+    if isinstance(getattr(tracker, "_bar", None), int):
+        tracker._bar += n  # one add instead of n calls
+        return
+    for _ in range(n):  # pragma: no cover - trackers without the counter attribute
+        tracker.advance_bar()
 
 
 def submit_many(

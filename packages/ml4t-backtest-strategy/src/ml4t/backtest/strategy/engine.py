@@ -310,8 +310,8 @@ class _Run:
         self.pf_t = -1  # last bar marked into the portfolio
         self.lp_t = -1  # last bar whose prices are in `last_price`
         self.bk_t = -1  # last bar the broker has processed (process_bar)
-        self.dirty = False  # positions or cash changed since the last snapshot
-        self.snap_t: list[int] = []
+        self.snap_t: list[int] = []  # bars after whose fills a snapshot was taken (the last
+        # snapshot of a bar is its end state)
         self.snap_cash: list[float] = []
         self.snap_qty: list[npt.NDArray[np.float64]] = []
         self.seeds: list[tuple[int, int, float]] = []  # (bar, column, fill price) of 1st prices
@@ -385,9 +385,7 @@ class _Run:
             high = np.fmax.reduce(self.high[s + 1 : t + 1], axis=0)
             low = np.fmin.reduce(self.low[s + 1 : t + 1], axis=0)
         pf.mark(self.ts_list[t], self.last_price, high, low)
-        advance = pf.tracker.advance_bar
-        for _ in range(t - s - 1):
-            advance()
+        _venue.advance_bars(pf.tracker, t - s - 1)
         self.pf_t = t
 
     def _sync_broker(self, t: int) -> None:
@@ -426,7 +424,6 @@ class _Run:
         self.snap_t.append(t)
         self.snap_cash.append(self._pf.cash)
         self.snap_qty.append(self.qty.copy())
-        self.dirty = False
 
     # ------------------------------------------------------------------ TradingInterface
 
@@ -678,7 +675,6 @@ class _Run:
         if self.keep_events:
             self.events.extend(fills)
         self.pending_dirty = True
-        self.dirty = True
 
     def _apply_corporate_actions(self, ts: Timestamp) -> None:
         actions = self.corporate_actions
@@ -1136,9 +1132,7 @@ class _Run:
                 # 6. same-bar-close fills (only when there are orders)
                 if self.busy or t == last:
                     self._lazy_process_close(t)
-                # 7. record: a snapshot when positions or cash changed
-                if self.dirty:
-                    self._snapshot(t)
+                # 7. record: the phases that fill take a snapshot of positions and cash
                 if t + 1 == next_report:
                     assert progress is not None
                     progress(t + 1, n_t)
@@ -1174,6 +1168,7 @@ class _Run:
         self.bk_t = t
         if fills:
             self._apply_fills(fills)
+            self._snapshot(t)  # (process_close may take a later one for this bar)
         self._drain_order_events()
         self.busy = not _venue.broker_idle(broker)
 
@@ -1200,6 +1195,7 @@ class _Run:
             fills = broker.process_close(t, ts, close_row, self.volume[t])
         if fills:
             self._apply_fills(fills)
+            self._snapshot(t)
         self._drain_order_events()
         self.busy = not _venue.broker_idle(broker)
 
