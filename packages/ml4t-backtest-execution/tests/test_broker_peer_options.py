@@ -198,3 +198,43 @@ class TestFeeInclusiveResize:
         fill, _ = self._short_buy(FundsPolicy.RESIZE)
         # (1000 - 90 * 12 * 0.01) / 12 = 82.4333.. -> 82.433
         assert fill.quantity == pytest.approx(82.433)
+
+
+class _MarginAccount(SimpleAccount):
+    # A margin-based account view: buying power is excess / 0.5 and it exposes the rate the
+    # way `Portfolio.account.default_initial_rate` does; submit checks are left to the fill.
+    class account:  # noqa: N801 - mimics the Portfolio attribute
+        default_initial_rate = 0.5
+
+    def check_order(self, asset, side, quantity, price):
+        return None
+
+
+class TestFuturesMarginAtFill:
+    @staticmethod
+    def _broker(cash):
+        from ml4t.backtest.core.assets import Future  # noqa: PLC0415
+
+        reg = AssetRegistry(
+            [Future(asset_id="6E", multiplier=125_000.0, tick_size=5e-5, initial_margin=2_500.0)]
+        )
+        return SimulationBroker(["6E"], reg, account=_MarginAccount(cash))
+
+    def test_future_needs_its_initial_margin_in_buying_power(self):
+        b = self._broker(100_000.0)  # buying power 100,000 (notional units)
+        bar(b, 0, 1.2, 1.2, 1.2, 1.2)
+        b.submit(Order.market("6E", BUY, 10))
+        b.submit(Order.market("6E", BUY, 11))
+        fills = bar(b, 1, 1.2, 1.2, 1.2, 1.2)
+        # each contract ties up 2,500 / 0.5 = 5,000: 10 -> 50,000, then 11 -> 55,000 > 50,000
+        assert [f.quantity for f in fills] == [10.0]
+
+    def test_account_without_a_margin_rate_keeps_the_notional_check(self):
+        from ml4t.backtest.core.assets import Future  # noqa: PLC0415
+
+        reg = AssetRegistry(
+            [Future(asset_id="6E", multiplier=125_000.0, tick_size=5e-5, initial_margin=2_500.0)]
+        )
+        acct = SimpleAccount(100_000.0)
+        b = SimulationBroker(["6E"], reg, account=acct)
+        assert b._bp_margin == [0.0]

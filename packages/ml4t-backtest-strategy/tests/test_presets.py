@@ -375,3 +375,32 @@ class TestFastPathPeerOptions:
                 budget, price, lambda q, c=closing, p=price: commission_nb(*args, c + q, p, 1.0)
             )
             assert fast == slow
+
+
+class TestFuturesBuyingPower:
+    @staticmethod
+    def _run(quantity: float) -> list[tuple[int, str, float, float]]:
+        # 6E: 125,000 EUR per contract at 1.20 (notional 150,000), $2,500 initial margin;
+        # backtrader preset (Reg-T margin account, 50% default rate), 100,000 cash
+        from ml4t.backtest.core.assets import AssetRegistry, Future  # noqa: PLC0415
+
+        p = np.full((2, 1), 1.2)
+        feed = DataFeed(
+            np.arange(2) * 86_400 * 10**9,
+            ["6E"],
+            {"open": p, "high": p, "low": p, "close": p, "volume": p * 0 + 1e6},
+            registry=AssetRegistry(
+                [Future(asset_id="6E", multiplier=125_000.0, tick_size=5e-5,
+                        initial_margin=2_500.0, maintenance_margin=2_500.0)]
+            ),
+        )  # fmt: skip
+        cfg = BacktestConfig.preset("backtrader", initial_cash=100_000.0)
+        return _fills(feed, lambda s: s.buy("6E", quantity), cfg)
+
+    def test_fill_check_uses_the_initial_margin_not_the_notional(self) -> None:
+        # 10 x 2,500 = 25,000 <= 100,000 of excess (the notional, 1.5M, would not fit)
+        assert self._run(10) == [(1, "6E", 10.0, 1.2)]
+
+    def test_margin_beyond_the_excess_is_still_refused(self) -> None:
+        # 41 x 2,500 = 102,500 > 100,000
+        assert self._run(41) == []

@@ -34,7 +34,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from ml4t.backtest.core.assets import Asset, AssetRegistry
+from ml4t.backtest.core.assets import Asset, AssetRegistry, Future
 from ml4t.backtest.core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from ml4t.backtest.core.errors import (
     ConfigError,
@@ -255,6 +255,17 @@ class SimulationBroker:
         self._lot = [d.lot_size for d in self._asset_defs]
         self._tick = [d.tick_size for d in self._asset_defs]
         self._mult_list: list[float] = self._multiplier.tolist()
+        # Buying power one unit ties up, for futures with an exchange margin when the account
+        # is margin-based (a `Portfolio`: its requirement counts `initial_margin` per
+        # contract and its buying power is excess / `account.default_initial_rate`); 0.0
+        # means the notional (other assets, and account views without that rate).
+        rate = getattr(getattr(account, "account", None), "default_initial_rate", None)
+        self._bp_margin: list[float] = [
+            d.initial_margin / float(rate)
+            if isinstance(d, Future) and d.initial_margin > 0.0 and rate
+            else 0.0
+            for d in self._asset_defs
+        ]
         # the book: one slot per accepted order
         self._cap = 0
         self._slot_order: list[Order | None] = []
@@ -1456,7 +1467,8 @@ class SimulationBroker:
                     return None
                 have = account.buying_power() + self._pend_bp
                 comm = self._commission(qty, price, mult, maker)
-                need = opening * price * mult + comm
+                margin = self._bp_margin[a]  # futures: initial margin per contract, else 0
+                need = opening * (margin or price * mult) + comm
                 if need > have * (1.0 + 1e-12):
                     if self.funds_policy is _FundsPolicy_REJECT:
                         self._finish(
@@ -1470,19 +1482,21 @@ class SimulationBroker:
                         afford = floor_to_step(
                             fee_inclusive_quantity(
                                 have,
-                                price * mult,
+                                margin or price * mult,
                                 lambda q: self._commission(closing + q, price, mult, maker),
                             ),
                             lot,
                         )
                     else:
-                        afford = floor_to_step(max(have - comm, 0.0) / (price * mult), lot)
+                        afford = floor_to_step(
+                            max(have - comm, 0.0) / (margin or price * mult), lot
+                        )
                     while afford > 0.0:
                         new_qty = closing + afford
                         slip, temp, perm = self._costs(order, ref, new_qty, a, volume, limited)
                         price = ref + side * (slip + temp + perm)
                         comm = self._commission(new_qty, price, mult, maker)
-                        if afford * price * mult + comm <= have:
+                        if afford * (margin or price * mult) + comm <= have:
                             break
                         afford = floor_to_step(afford - lot, lot)
                     if closing + afford <= 0.0:
@@ -1510,7 +1524,7 @@ class SimulationBroker:
             self._shift[a] += side * perm
         pend_pos = self._pend_pos
         pend_pos[a] = pend_pos.item(a) + side * qty
-        self._pend_bp += (closing - opening) * price * mult - commission
+        self._pend_bp += (closing - opening) * (self._bp_margin[a] or price * mult) - commission
         fill: FillEvent = _new_tuple(
             FillEvent,
             (

@@ -169,8 +169,7 @@ PRESET_GAPS: Final = MappingProxyType(
     {
         "backtrader": (
             "sizers size on cash, not equity (PercentSizer: cash * percents / close); "
-            "slippage skips the open unless slip_open=True; futures buying power uses the "
-            "contract margin, not the notional"
+            "slippage skips the open unless slip_open=True"
         ),
         "vectorbt": "size=inf buys with all cash after fees (not a fraction of equity)",
         "backtesting.py": (
