@@ -29,15 +29,19 @@ __all__ = [
 ]
 
 NO_TICK = 1e-9  # a price grid fine enough to leave every peer price unrounded
+# A quantity grid fine enough for VectorBT's unrounded sizes: at 1e-9 the flooring of each
+# order leaves up to 1e-9 share of cash per order unspent, and over a 120-stock rebalance
+# that cash shifts the last (resized) buy by a few 1e-8 shares, beyond QTY_ATOL.
+NO_LOT = 1e-12
 
 
 def no_tick_registry(bars: pl.DataFrame, *, fractional: bool = False) -> AssetRegistry:
     """Equities without a price grid (peers that never round order prices to a tick).
 
-    With `fractional` the lot is 1e-9 share too (VectorBT trades any fraction).
+    With `fractional` the lot is 1e-12 share (VectorBT trades any fraction).
     """
     assets = bars["asset"].unique().sort().to_list()
-    lot = NO_TICK if fractional else 1.0
+    lot = NO_LOT if fractional else 1.0
     return AssetRegistry([Equity(asset_id=a, tick_size=NO_TICK, lot_size=lot) for a in assets])
 
 

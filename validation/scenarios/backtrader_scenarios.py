@@ -95,16 +95,18 @@ def _trailing(s: Any) -> None:
 
 def _bracket(s: Any) -> None:
     # Cross above when flat: market entry with a stop 1.5% below and a target 1.5% above the
-    # signal close (both often inside the same bar on this data).
+    # signal close (both often inside the same bar on this data). A bracket that ended on
+    # this bar is forgotten first, so a new one may start on the bar of the exit (as ml4t's
+    # BracketEntry: flat and no working order).
+    live = s.st.get("live")
+    if live and not any(o.alive() for o in live):
+        s.st["live"] = None
     if not s.position and s.data.entry[0] > 0 and not s.st.get("live"):
         c = s.data.close[0]
         orders = s.buy_bracket(
             size=SIZE, exectype=btr.bt.Order.Market, stopprice=c * 0.985, limitprice=c * 1.015
         )
         s.st["live"] = orders
-    live = s.st.get("live")
-    if live and not any(o.alive() for o in live):
-        s.st["live"] = None
 
 
 def _percent_sizer(s: Any) -> None:
@@ -405,23 +407,11 @@ def _attach() -> None:
         "bt_stop_limit_entry",
         _ml4t(lambda: ms.PendingEntry(size=SIZE, stop=1.01, limit=1.015)),
     )
+    # the backtrader preset trails the close (trail_reference="close") and arms a bracket's
+    # children on the bar after the entry (bracket_activation="next_bar")
+    attach_ml4t("bt_trailing_stop", _ml4t(lambda: ms.TrailingEntry(size=SIZE, trail=0.05)))
     attach_ml4t(
-        "bt_trailing_stop",
-        _ml4t(lambda: ms.TrailingEntry(size=SIZE, trail=0.05)),
-        open_gap=(
-            "Backtrader trails the stop from each bar's close (order.py trailadjust(pclose));"
-            " ml4t trails from the bar's high (execution/fills.py update_trailing), so its stop"
-            " sits higher and exits earlier. BacktestConfig has no trailing-reference field."
-        ),
-    )
-    attach_ml4t(
-        "bt_bracket_same_bar",
-        _ml4t(lambda: ms.BracketEntry(size=SIZE, stop=0.985, target=1.015)),
-        open_gap=(
-            "Backtrader activates a bracket's stop and target on the bar after the entry fills;"
-            " ml4t (like backtesting.py, which bp_bracket_sl_tp matches) already checks them on"
-            " the entry bar. BacktestConfig has no field for the activation bar."
-        ),
+        "bt_bracket_same_bar", _ml4t(lambda: ms.BracketEntry(size=SIZE, stop=0.985, target=1.015))
     )
     attach_ml4t("bt_percent_sizer", _ml4t(lambda: ms.PercentEntry(0.5)))
     attach_ml4t(
@@ -431,32 +421,18 @@ def _attach() -> None:
     attach_ml4t(
         "bt_commission_percent", _ml4t(cross, commission={"kind": "percent", "rate": 0.001})
     )
-    cap = (
-        "Backtrader caps a slipped price at the bar's high (buys) or low (sells)"
-        " (bbroker.py _slip_up/_slip_down with slip_match=True); ml4t applies slippage"
-        " uncapped, so fills on bars that open at their high or low differ. BacktestConfig"
-        " has no slippage-cap field."
-    )
-    attach_ml4t(
-        "bt_slippage_fixed",
-        _ml4t(cross, slippage={"kind": "fixed", "per_unit": 0.05}),
-        open_gap=cap,
-    )
-    attach_ml4t(
-        "bt_slippage_percent",
-        _ml4t(cross, slippage={"kind": "fixed_bps", "bps": 10.0}),
-        open_gap=cap,
-    )
+    # the backtrader preset caps slipped prices at the bar's high/low (slippage_cap_to_bar)
+    attach_ml4t("bt_slippage_fixed", _ml4t(cross, slippage={"kind": "fixed", "per_unit": 0.05}))
+    attach_ml4t("bt_slippage_percent", _ml4t(cross, slippage={"kind": "fixed_bps", "bps": 10.0}))
     attach_ml4t("bt_short_reversal", _ml4t(lambda: ms.Reversal(SIZE)))
     attach_ml4t("bt_pyramiding", _ml4t(lambda: ms.Pyramid(step=20, cap=100)))
     attach_ml4t("bt_intraday_minute", _ml4t(lambda: ml4t_runs.CrossStrategy(10)))
     futures = _ml4t(
         lambda: ml4t_runs.CrossStrategy(10),
         commission={"kind": "per_share", "per_share": 2.0, "minimum": 0.0},
-        # ml4t's buying-power check uses the full notional of a future, not the contract's
-        # initial margin; margin never binds in backtrader here (10 x $2,500 < cash), so the
-        # check is switched off to compare the fills and P&L.
-        cash_shortfall="allow_negative",
+        # buying power is checked against the contract's initial margin (10 x $2,500), as
+        # backtrader checks cash against margin * size; the backtrader preset's reject rule
+        # stays on
     )
     registry = AssetRegistry(
         [

@@ -160,12 +160,9 @@ def _attach() -> None:
             initial_cash=1_000_000.0,
             commission={"kind": "percent", "rate": 0.001},
         ),
-        open_gap=(
-            "the last buy of each rebalance is short of cash by the fees; VectorBT"
-            " (allow_partial) buys cash / (price * (1 + fees)), ml4t's RESIZE first subtracts"
-            " the commission of the original quantity (execution/broker.py), so it buys a"
-            " little less. The other 119 orders of each rebalance match."
-        ),
+        # the vectorbt preset resizes the last, cash-short buy to cash / (price * (1 +
+        # fees)) (cash_shortfall="resize_fee_inclusive") and orders each rebalance by
+        # value like call_seq="auto" (rebalance_order="value")
     )
 
     # the same scenarios through ml4t's signal fast path (numba kernel)
