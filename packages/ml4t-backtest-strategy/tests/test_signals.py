@@ -240,3 +240,62 @@ def test_weights_refuse_position_risk_rules():
     feed, config = random_weight_case(0)
     with pytest.raises(ConfigError, match="position risk rules"):
         run_signals(feed, WeightStrategy("w"), config.replace(risk={"stop_loss": 0.1}))
+
+
+# -- the compiled result builders against the numpy expressions they replace ----------------------
+def _bits(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float64).view(np.int64)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_equity_curve_kernels_match_numpy_bit_for_bit(seed: int) -> None:
+    from ml4t.backtest.strategy.nb import equity_curve_nb, exposures_1_nb  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    n = 500
+    value = rng.normal(0.0, 1e4, (n, 1))
+    value[rng.random(n) < 0.3] = 0.0
+    value[5, 0] = -0.0
+    value[7, 0] = np.nan
+    equity = 1e5 + rng.normal(0.0, 1e3, n).cumsum()
+    equity[10] = 0.0
+    equity[11] = -0.0
+    equity[20] = np.nan
+    equity[30] = np.inf
+    mv, long_e, short_e = np.empty(n), np.empty(n), np.empty(n)
+    exposures_1_nb(value, mv, long_e, short_e)
+    np.testing.assert_array_equal(_bits(mv), _bits(value.sum(axis=1)))
+    np.testing.assert_array_equal(_bits(long_e), _bits(np.where(value > 0, value, 0.0).sum(axis=1)))
+    np.testing.assert_array_equal(
+        _bits(short_e), _bits(np.where(value < 0, value, 0.0).sum(axis=1))
+    )
+    outs = [np.empty(n) for _ in range(5)]
+    equity_curve_nb(equity, long_e, short_e, 1e5, *outs)
+    gross = long_e - short_e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = [
+            gross,
+            long_e + short_e,
+            np.where(equity != 0.0, gross / equity, np.nan),
+            equity / np.concatenate([[1e5], equity[:-1]]) - 1.0,
+            equity / np.maximum.accumulate(equity) - 1.0,
+        ]
+    for got, want in zip(outs, expected, strict=True):
+        np.testing.assert_array_equal(_bits(got), _bits(want))
+
+
+def test_nonzero_positions_kernel_matches_np_nonzero() -> None:
+    from ml4t.backtest.strategy.nb import nonzero_positions_nb  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    qty = np.where(rng.random((200, 3)) < 0.4, rng.integers(-5, 6, (200, 3)), 0).astype(float)
+    value = qty * 10.0
+    ts = np.arange(200, dtype=np.int64) * 7
+    n = int(np.count_nonzero(qty))
+    out = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty(n))
+    nonzero_positions_nb(ts, qty, value, *out)
+    rows, cols = np.nonzero(qty)
+    np.testing.assert_array_equal(out[0], ts[rows])
+    np.testing.assert_array_equal(out[1], cols)
+    np.testing.assert_array_equal(out[2], qty[rows, cols])
+    np.testing.assert_array_equal(out[3], value[rows, cols])

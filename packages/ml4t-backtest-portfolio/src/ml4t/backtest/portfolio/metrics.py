@@ -435,11 +435,10 @@ def calmar_ratio(returns: ArrayLike, periods_per_year: float) -> float:
 
 @njit(cache=True)
 def _split_signs_nb(
-    x: npt.NDArray[np.float64],
+    x: npt.NDArray[np.float64], neg: npt.NDArray[np.float64], pos: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    # (x[x < 0], x[x > 0]) in one pass, in their original order
-    neg = np.empty(x.shape[0])
-    pos = np.empty(x.shape[0])
+    # (x[x < 0], x[x > 0]) in one pass, in their original order, into numpy-allocated
+    # buffers of x's size (numba's own large allocations are slow to touch)
     n_neg = 0
     n_pos = 0
     for v in x:  # branch-free: write always, advance only past a kept value
@@ -452,7 +451,8 @@ def _split_signs_nb(
 
 def _omega(x: npt.NDArray[np.float64]) -> float:
     # numpy sums the same values in the same order as x[x < 0].sum(): the same numbers
-    neg, pos = _split_signs_nb(np.ascontiguousarray(x))
+    buffer = np.empty((2, x.shape[0]))
+    neg, pos = _split_signs_nb(np.ascontiguousarray(x), buffer[0], buffer[1])
     losses = -float(neg.sum())
     return float(pos.sum()) / losses if losses > 0.0 else math.nan
 
@@ -508,12 +508,30 @@ def _tail(
     j = math.ceil(p * m + margin)
     if j >= m // 2:
         return None
+    buffer = np.empty(n)
     if upper:
-        cand = r[r >= sample[m - 1 - j]]
+        cand = buffer[: _keep_nb(r, sample[m - 1 - j], True, buffer)]
         offset = n - cand.size
         return (cand, offset) if rank >= offset else None
-    cand = r[r <= sample[j]]
+    cand = buffer[: _keep_nb(r, sample[j], False, buffer)]
     return (cand, 0) if cand.size > rank else None
+
+
+@njit(cache=True)
+def _keep_nb(
+    r: npt.NDArray[np.float64], threshold: float, upper: bool, out: npt.NDArray[np.float64]
+) -> int:
+    # r[r >= threshold] (upper) or r[r <= threshold] into `out`, in order; returns the count
+    k = 0
+    if upper:
+        for v in r:  # branch-free: write always, advance only past a kept value
+            out[k] = v
+            k += v >= threshold
+    else:
+        for v in r:
+            out[k] = v
+            k += v <= threshold
+    return k
 
 
 def _order_stats(r: npt.NDArray[np.float64], ranks: list[int]) -> dict[int, float]:
