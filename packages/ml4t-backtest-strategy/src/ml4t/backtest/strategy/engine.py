@@ -510,12 +510,11 @@ class _Run:
         orders = _venue.submit_many(self._broker, columns, quantities, tag)
         now = self.now
         self.orders.extend([(order, now) for order in orders])
-        open_market = self.open_market
-        pending = self.pending
-        for j, order in zip(columns.tolist(), orders, strict=True):
-            if not order.status.is_terminal:
-                open_market[order.order_id] = order
-                pending[j] += order.signed_quantity
+        terminal = _TERMINAL
+        self.open_market.update(
+            {order.order_id: order for order in orders if order.status not in terminal}
+        )
+        self.pending_dirty = True  # recounted from `open_market` when next read
         self._drain_order_events()
         return orders
 
@@ -648,9 +647,7 @@ class _Run:
         if events:
             if self.keep_events:
                 self.events.extend(events)
-            updated = self.order_updated
-            for event in events:
-                updated[event.order_id] = event.timestamp
+            self.order_updated.update({event.order_id: event.timestamp for event in events})
             self.pending_dirty = True
 
     def _apply_fills(self, fills: list[FillEvent]) -> None:
@@ -1309,6 +1306,7 @@ class _Run:
 
 
 _MARKET_TYPES = frozenset({OrderType.MARKET, OrderType.MARKET_ON_OPEN, OrderType.MARKET_ON_CLOSE})
+_TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 
 
 def _ffill(array: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
