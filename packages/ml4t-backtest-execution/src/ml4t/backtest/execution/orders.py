@@ -21,7 +21,7 @@ Links:
 from __future__ import annotations
 
 import math
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, cast
 
 from ml4t.backtest.core.enums import (
     ORDER_TRANSITIONS,
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 _NAN = math.nan
+_NO_LINKS: list[Order] = cast("list[Order]", ())  # shared by orders that can have no links
 
 
 # Enum members as module constants: `Enum.MEMBER` is a slow class attribute lookup.
@@ -204,8 +205,11 @@ class Order:
         self.reason = ""
         self.tag = tag
         self.parent = None
-        self.children = []
-        self.oco = []
+        # No links: a batch order is submitted at once, after which `link_oco` / `link_oto`
+        # refuse it, so it can share one immutable empty sequence (two fewer objects for the
+        # garbage collector to track per order).
+        self.children = _NO_LINKS
+        self.oco = _NO_LINKS
         self.created_at = 0
         self.submit_bar = -1
         self.triggered = False
