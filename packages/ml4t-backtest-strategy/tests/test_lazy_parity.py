@@ -92,7 +92,7 @@ class EventTrader(SparseTrader):
         self.seen.append((fill.quantity, fill.price))
 
 
-def _feed(seed: int, n_t: int, n_a: int, gaps: bool) -> DataFeed:
+def _feed(seed: int, n_t: int, n_a: int, gaps: bool, quotes: bool = False) -> DataFeed:
     rng = np.random.default_rng(seed)
     close = 50.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, (n_t, n_a)), axis=0))
     open_ = close * np.exp(rng.normal(0.0, 0.01, (n_t, n_a)))
@@ -110,6 +110,9 @@ def _feed(seed: int, n_t: int, n_a: int, gaps: bool) -> DataFeed:
     ts = 19_723 * DAY + np.arange(n_t, dtype=np.int64) * DAY
     fields = {"open": open_, "high": high, "low": low, "close": close, "volume": volume}
     fields["exit_sig"] = (rng.random((n_t, n_a)) < 0.05).astype(float)
+    if quotes:  # market orders cross a spread around the close
+        fields["bid"] = close * 0.999
+        fields["ask"] = close * 1.001
     return DataFeed(ts, [f"A{j}" for j in range(n_a)], fields, signal_names=["exit_sig"])
 
 
@@ -166,11 +169,34 @@ RISKS = [
     ),
     close_at_end=st.booleans(),
     fail=st.booleans(),
+    venue=st.fixed_dictionaries(
+        {
+            "quotes": st.booleans(),
+            "volume_limit": st.sampled_from([None, 1e-5]),
+            "cash_shortfall": st.sampled_from(["reject", "resize", "allow_negative"]),
+            "price_column": st.sampled_from(["close", "open"]),
+            "exit_first": st.booleans(),
+        }
+    ),
 )
 def test_lazy_loop_equals_per_bar_loop(
-    seed, n_t, n_a, gaps, rate, peek, events, margin, timing, risk, commission, close_at_end, fail
+    seed,
+    n_t,
+    n_a,
+    gaps,
+    rate,
+    peek,
+    events,
+    margin,
+    timing,
+    risk,
+    commission,
+    close_at_end,
+    fail,
+    venue,
 ):
-    feed = _feed(seed, n_t, n_a, gaps)
+    venue = dict(venue)
+    feed = _feed(seed, n_t, n_a, gaps, quotes=venue.pop("quotes"))
     account = {"policy": "margin", "allow_short": True} if margin else {"policy": "cash"}
     config = BacktestConfig(
         initial_cash=100_000.0,
@@ -180,6 +206,7 @@ def test_lazy_loop_equals_per_bar_loop(
         slippage={"kind": "fixed_bps", "bps": 2.0},
         risk=risk,
         close_positions_at_end=close_at_end,
+        **venue,
     )
     kind = EventTrader if events else BarTrader
     fail_at = n_t // 2 if fail else None
