@@ -396,8 +396,14 @@ class TestErrors:
         with pytest.raises(ResultFormatError, match=r"result\.trades is dict"):
             save_result(bad, tmp_path / "run")
 
-    def test_missing_parent_directory_is_refused(self, tmp_path: Path) -> None:
-        with pytest.raises(ResultFormatError, match="parent directory does not exist"):
+    def test_missing_parent_directories_are_created(self, tmp_path: Path) -> None:
+        saved = save_result(_make_result(), tmp_path / "a" / "b")
+        assert Path(saved) == tmp_path / "a" / "b"
+        assert load_result(tmp_path / "a" / "b").metrics == _make_result().metrics
+
+    def test_parent_that_is_a_file_is_refused(self, tmp_path: Path) -> None:
+        (tmp_path / "a").write_text("not a folder")
+        with pytest.raises(ResultFormatError, match="is a file"):
             save_result(_make_result(), tmp_path / "a" / "b")
 
 

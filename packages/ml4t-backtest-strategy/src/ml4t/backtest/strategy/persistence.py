@@ -235,7 +235,7 @@ def save_result(
     Args:
         result: A `BacktestResult` or `SavedResult` (anything with the `ResultLike` attributes).
             Extra frames in a ``result.extra_frames`` mapping are saved too.
-        path: The result directory to create. Its parent must exist.
+        path: The result directory to create; missing parent folders are created.
         overwrite: Replace an existing directory at `path`; otherwise that is an error.
         data: The input data's fingerprint. Without it, one is taken from `feed`, then from a
             ``result.data`` / ``result.data_fingerprint`` attribute, then made from the frames
@@ -269,11 +269,11 @@ def save_result(
             f"result directory {str(target)!r} already exists; pass overwrite=True "
             "(CLI: --overwrite) or choose another path"
         )
-    if not target.parent.is_dir():
+    if target.parent.exists() and not target.parent.is_dir():
         raise ResultFormatError(
-            f"cannot save result to {str(target)!r}: parent directory does not exist; "
-            "create it first"
+            f"cannot save result to {str(target)!r}: {str(target.parent)!r} is a file"
         )
+    target.parent.mkdir(parents=True, exist_ok=True)  # like `mkdir -p`; the target stays atomic
 
     frames = _collect_frames(result)
     metrics = _encode_metrics(result.metrics)
