@@ -384,7 +384,7 @@ def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
     return int((edges[1::2] - edges[0::2]).max())
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _drawdown_stats_nb(r: npt.NDArray[np.float64]) -> tuple[float, int]:
     # (max_drawdown, max_drawdown_duration) in one pass without the series: the same
     # operations as `_growth` (cumulative product of 1 + r, running peak with np.maximum's
@@ -433,7 +433,7 @@ def calmar_ratio(returns: ArrayLike, periods_per_year: float) -> float:
     return cagr(returns, periods_per_year) / abs(mdd)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _split_signs_nb(
     x: npt.NDArray[np.float64], neg: npt.NDArray[np.float64], pos: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -517,7 +517,7 @@ def _tail(
     return (cand, 0) if cand.size > rank else None
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _keep_nb(
     r: npt.NDArray[np.float64], threshold: float, upper: bool, out: npt.NDArray[np.float64]
 ) -> int:
