@@ -122,7 +122,7 @@ def _round_qty(q: float, step: float) -> float:
     return math.floor(abs(q) / step + _ROUND_EPS) * step
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_signals_nb(  # noqa: PLR0917
     open_: npt.NDArray[np.float64],
     high: npt.NDArray[np.float64],

@@ -29,8 +29,10 @@ Example:
 from __future__ import annotations
 
 import math
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -93,6 +95,7 @@ _REASONS = {
 }
 _STATUS = {2: "ACCEPTED", 3: "PARTIALLY_FILLED", 4: "FILLED", 5: "CANCELED", 6: "REJECTED"}
 _TS = pl.Datetime("ns", "UTC")
+_T = TypeVar("_T")
 
 
 def entry_quantity(
@@ -282,6 +285,9 @@ def run_signals(
     n_entries = int(np.count_nonzero(entries))
     fill_cap = 2 * n_entries + 2 * n_a + 1
     order_cap = 4 * n_entries + 3 * n_a + 1
+    # the data's fingerprint is hashed in a second thread while the kernel runs (both
+    # release the GIL); a feed computes its digest once and keeps it
+    fingerprint_of = _in_thread(_venue.fingerprint, data_feed, threaded=n_t >= _THREAD_MIN)
     kernel_started = time.perf_counter()
     equity, cash, qty, value, fills, orders, trades = simulate_signals_nb(
         data_feed.open,
@@ -318,7 +324,8 @@ def run_signals(
     kernel_seconds = time.perf_counter() - kernel_started
     ts = np.asarray(data_feed.timestamps, dtype=np.int64)
     result = _result(
-        ts, assets, mult, equity, cash, qty, value, fills, orders, trades, config, data_feed,
+        ts, assets, mult, equity, cash, qty, value, fills, orders, trades, config,
+        fingerprint_of,
         started, type(strategy).__qualname__,
     )  # fmt: skip
     result.metadata["kernel_seconds"] = kernel_seconds
@@ -372,7 +379,8 @@ def _run_weights(
     kernel_seconds = time.perf_counter() - kernel_started
     ts = np.asarray(data_feed.timestamps, dtype=np.int64)
     result = _result(
-        ts, assets, mult, equity, cash, qty, value, fills, orders, trades, config, data_feed,
+        ts, assets, mult, equity, cash, qty, value, fills, orders, trades, config,
+        lambda: _venue.fingerprint(data_feed),
         started, type(strategy).__qualname__,
     )  # fmt: skip
     result.metadata["kernel_seconds"] = kernel_seconds
@@ -433,6 +441,35 @@ def _slippage_params(config: BacktestConfig) -> tuple[int, float]:
     return 0, 0.0
 
 
+_THREAD_MIN = 100_000  # bars from which the metrics run beside the frame building
+
+
+def _in_thread(fn: Callable[..., _T], *args: Any, threaded: bool) -> Callable[[], _T]:
+    # start fn(*args) in a thread (or run it now) and return a function giving its result
+    if not threaded:
+        value = fn(*args)
+        return lambda: value
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="ml4t-fast-path-metrics", daemon=True)
+    thread.start()
+
+    def result() -> _T:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        value: _T = box["value"]
+        return value
+
+    return result
+
+
 def _lookup(mapping: dict[int, str], size: int, default: str = "") -> pl.Series:
     # code -> label as a Series to `gather` from (labels built once, not once per row)
     return pl.Series([mapping.get(code, default) for code in range(size)], dtype=pl.String)
@@ -464,7 +501,7 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
     orders: npt.NDArray[np.float64],
     trades: npt.NDArray[np.float64],
     config: BacktestConfig,
-    feed: Any,
+    fingerprint: Callable[[], dict[str, Any]],
     started: float,
     name: str,
 ) -> BacktestResult:
@@ -502,6 +539,38 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
             "drawdown": drawdown,
         },
         schema=EQUITY_CURVE_SCHEMA,
+    )
+    ta = (
+        np.nan_to_num(trades).astype(np.int64)
+        if trades.size
+        else np.zeros((0, trades.shape[1]), np.int64)
+    )
+    sides = ta[:, 15] if trades.shape[1] > 15 else np.ones(trades.shape[0], dtype=np.int64)
+    trades_df = pl.DataFrame(
+        {
+            "asset": names.gather(ta[:, 0]),
+            "side": pl.Series(sides.astype(np.int8), dtype=pl.Int8),
+            "quantity": trades[:, 1],
+            "entry_time": _times(ts, ta[:, 2]),
+            "exit_time": _times(ts, ta[:, 3]),
+            "entry_price": trades[:, 4],
+            "exit_price": trades[:, 5],
+            "gross_pnl": trades[:, 6],
+            "net_pnl": trades[:, 7],
+            "commission": trades[:, 8],
+            "slippage": trades[:, 9],
+            "return": trades[:, 10],
+            "mae": trades[:, 11],
+            "mfe": trades[:, 12],
+            "bars_held": ta[:, 13],
+            "exit_reason": _labels(_TAG_LABELS, ta[:, 14]),
+        },
+        schema=TRADES_SCHEMA,
+    )
+    # metrics in a second thread while the other frames are built (numpy, polars and
+    # the compiled metric kernels release the GIL); inline for short runs
+    metrics_of = _in_thread(
+        _venue.compute_metrics, equity_curve, trades_df, config, threaded=ts.shape[0] >= _THREAD_MIN
     )
     fa = fills.astype(np.int64) if fills.size else np.zeros((0, 11), dtype=np.int64)
     n_f = fills.shape[0]
@@ -547,33 +616,6 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
     )
     if n_o > 1 and not bool(np.all(oa[1:, 0] > oa[:-1, 0])):  # rows usually come in id order
         orders_df = orders_df.sort("order_id")
-    ta = (
-        np.nan_to_num(trades).astype(np.int64)
-        if trades.size
-        else np.zeros((0, trades.shape[1]), np.int64)
-    )
-    sides = ta[:, 15] if trades.shape[1] > 15 else np.ones(trades.shape[0], dtype=np.int64)
-    trades_df = pl.DataFrame(
-        {
-            "asset": names.gather(ta[:, 0]),
-            "side": pl.Series(sides.astype(np.int8), dtype=pl.Int8),
-            "quantity": trades[:, 1],
-            "entry_time": _times(ts, ta[:, 2]),
-            "exit_time": _times(ts, ta[:, 3]),
-            "entry_price": trades[:, 4],
-            "exit_price": trades[:, 5],
-            "gross_pnl": trades[:, 6],
-            "net_pnl": trades[:, 7],
-            "commission": trades[:, 8],
-            "slippage": trades[:, 9],
-            "return": trades[:, 10],
-            "mae": trades[:, 11],
-            "mfe": trades[:, 12],
-            "bars_held": ta[:, 13],
-            "exit_reason": _labels(_TAG_LABELS, ta[:, 14]),
-        },
-        schema=TRADES_SCHEMA,
-    )
     # row-major non-zero positions, as np.nonzero(qty) gives them, from the flat index
     # non-zero positions in row-major order (as np.nonzero(qty) gives them), one pass
     n_held = int(np.count_nonzero(qty))
@@ -596,7 +638,7 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
         },
         schema=POSITIONS_SCHEMA,
     )
-    metrics = _venue.compute_metrics(equity_curve, trades_df, config)
+    metrics = metrics_of()
     metadata: dict[str, Any] = {
         "strategy": name,
         "engine": "signal_fast_path",
@@ -605,7 +647,7 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
         "n_bars": int(ts.shape[0]),
         "n_assets": len(assets),
         "wall_seconds": time.perf_counter() - started,
-        "data": _venue.fingerprint(feed),
+        "data": fingerprint(),
     }
     return BacktestResult(
         equity_curve=equity_curve,
