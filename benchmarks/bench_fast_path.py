@@ -83,7 +83,7 @@ def main() -> None:
         initial_cash=1_000_000.0, sizing={"method": "fixed_quantity", "quantity": 100}
     )
     strategy = SignalStrategy("entry", "exit")
-    result = run_signals(feed, strategy, config)  # warm-up: numba cache load, first touch
+    run_signals(feed, strategy, config)  # warm-up: numba cache load, first touch
 
     warm = _best(lambda: run_signals(feed, strategy, config), args.repeat)
     feeds = [new_feed() for _ in range(args.repeat)]
@@ -98,6 +98,8 @@ def main() -> None:
     for _ in range(args.repeat):
         result = run_signals(feed, strategy, config)
         kernel = min(kernel, float(result.metadata["kernel_seconds"]))
+        if _ < args.repeat - 1:
+            del result
     metrics = _best(
         lambda: _venue.compute_metrics(result.equity_curve, result.trades, config), args.repeat
     )
