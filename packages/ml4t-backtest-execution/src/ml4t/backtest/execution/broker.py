@@ -571,12 +571,28 @@ class SimulationBroker:
                 f"finite and non-zero (the sign is the side), was {float(qty[k])!r}"
             )
         names = self.assets
+        if not idx.size:
+            return []
         trusted = Order._trusted  # arguments checked above
-        submit = self._submit
-        eligible = self._t + 1
-        buy, sell = _OrderSide_BUY, _OrderSide_SELL
         out: list[Order] = []
         append = out.append
+        # `_submit` for orders without links, inlined: what it does per order is done here
+        # in the same order; what is the same for the whole batch (phase, eligibility) once.
+        t = self._t
+        eligible = t + 1
+        phase = self._phase_of(
+            trusted(names[0], _OrderSide_BUY, 1.0, order_type, time_in_force, tag)
+        )
+        if phase == _PHASE_CLOSE and self.fill_timing is _FillTiming_SAME_BAR_CLOSE:
+            eligible = t  # decided on bar t, fills at bar t's close
+        buy, sell = _OrderSide_BUY, _OrderSide_SELL
+        orders = self._orders
+        emit = self._emit
+        add_slot = self._add_slot
+        account = self.account
+        asset_defs = self._asset_defs
+        releasable = self._releasable
+        now = self._now
         self._deferred = []
         try:
             for a, q in zip(idx.tolist(), qty.tolist(), strict=True):
@@ -584,8 +600,31 @@ class SimulationBroker:
                     order = trusted(names[a], buy, q, order_type, time_in_force, tag)
                 else:
                     order = trusted(names[a], sell, -q, order_type, time_in_force, tag)
-                submit(order, eligible=eligible, pending_position=0.0)
                 append(order)
+                oid = self._next_id
+                self._next_id = oid + 1
+                order.order_id = oid
+                orders[oid] = order
+                order.created_at = now
+                order.submit_bar = t
+                order.status = _SUBMITTED
+                emit(order)
+                if self._rows:
+                    self._fold_rows()
+                reason = validate_order(
+                    order,
+                    asset_defs[a],
+                    account=account,
+                    reference_price=self._last_close.item(a),
+                    pending_position=0.0,
+                    releasable=releasable,
+                )
+                if reason is not None:
+                    self._reject(order, reason)
+                    continue
+                order.status = _ACCEPTED
+                emit(order)
+                add_slot(order, active=True, eligible=eligible, a=a, phase=phase)
         finally:
             self._flush_slots()
             self._deferred = None
