@@ -646,7 +646,9 @@ class DataFeed:
 
     # ------------------------------------------------------------------ dunder
     def __getstate__(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        # the cached fingerprint is not pickled: it is keyed on this process's array ids
+        state = {name: getattr(self, name) for name in self.__slots__ if name != "_fingerprint"}
+        return state | {"_fingerprint": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name, value in state.items():
