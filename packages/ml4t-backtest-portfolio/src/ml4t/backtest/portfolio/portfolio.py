@@ -526,9 +526,9 @@ class Portfolio:
         """Book several fills in order; the same result as `apply_fill` on each, cheaper.
 
         This is the batch entry point for the broker's output: pass the list returned by
-        `SimulationBroker.process_bar` / `process_close` (or `SimulationBroker.fill_columns`
-        rows turned into events) as is. Fills are booked one after the other, exactly as a
-        loop over `apply_fill` would (same arithmetic, same trade records).
+        `SimulationBroker.process_bar` / `process_close` as is. Fills are booked one after
+        the other, exactly as a loop over `apply_fill` would (same arithmetic, same trade
+        records).
 
         Raises:
             UnknownAssetError: A fill's asset is not one of the portfolio's assets (the
@@ -549,20 +549,22 @@ class Portfolio:
         totals = self.totals
         self._memo.clear()
         for fill in fills:
-            (ts, _, asset, side, quantity, price, _, commission, slippage, impact, _, _, tag) = fill
-            i = index.get(asset)
+            i = index.get(fill.asset)
             if i is None:
-                self._i(asset)
+                self._i(fill.asset)
                 return
+            ts = fill.timestamp
             if not self._fx_set:
                 self._update_fx(ts)
-            signed = quantity * int(side)
+            signed = fill.quantity * int(fill.side)
+            price = fill.price
             trade(i, signed, price, ts)
+            commission = fill.commission
             if commission:
                 cash[0] = cash.item(0) - commission
                 costs[0] = costs.item(0) + commission
                 totals["commission"] += commission
-            on_fill(i, signed, price, ts, commission, slippage + impact, tag)
+            on_fill(i, signed, price, ts, commission, fill.slippage + fill.impact, fill.tag)
         self._memo.clear()
 
     # Core position arithmetic shared by fills and corporate actions; returns realized P&L.

@@ -195,7 +195,7 @@ class TradeTracker:
         lots = self._lots[asset_index]
         remaining = size
         tol = _EPS * size
-        lifo = self.matching is _LotMatching_LIFO
+        lifo = self.matching == _LotMatching_LIFO
         while remaining > tol and lots:
             lot = lots[-1] if lifo else lots[0]
             lot_qty = lot[1]
@@ -215,7 +215,7 @@ class TradeTracker:
             remaining -= take
         if remaining <= tol:
             return
-        if self.matching is _LotMatching_AVERAGE and lots:
+        if self.matching == _LotMatching_AVERAGE and lots:
             lot = lots[0]
             old = abs(lot[1])
             total = old + remaining
