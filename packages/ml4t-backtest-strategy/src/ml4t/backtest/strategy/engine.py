@@ -17,6 +17,12 @@ Only NumPy arrays, ints and floats live in the loop: no polars, pydantic or date
 objects (a few slots, zero-copy row views) only for strategies that override ``on_bar``.
 Frames are built once, at the end.
 
+Plain runs (no corporate actions, one currency, no futures, no impact model, no phase trace)
+use the lazy loop: a bar whose order book is empty is only the strategy call; the broker and
+the portfolio catch up to the current bar when something reads or changes them, and the
+per-bar records are rebuilt at the end from the bars that filled. The results are the ones
+the per-bar loop gives (``tests/test_lazy_parity.py`` compares the two on random runs).
+
 A run is a pure function of (feed, strategy, config): the broker, portfolio and all state are
 created by `run`, nothing is kept in module globals.
 """
@@ -1404,11 +1410,11 @@ def _positions_frame(
     rows, cols = np.nonzero(qty)
     if rows.size == 0:
         return pl.DataFrame(schema=POSITIONS_SCHEMA)
-    names = np.array(assets, dtype=object)[cols]
+    names = pl.Series(list(assets), dtype=pl.String).gather(cols)  # no Python str per row
     frame = pl.DataFrame(
         {
             "timestamp": pl.Series(ts[rows], dtype=pl.Int64).cast(_TS_DTYPE),
-            "asset": pl.Series(names.tolist(), dtype=pl.String),
+            "asset": names,
             "quantity": qty[rows, cols],
             "market_value": value[rows, cols],
         }
