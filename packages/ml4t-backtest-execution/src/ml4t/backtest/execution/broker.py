@@ -269,6 +269,7 @@ class SimulationBroker:
         # the book: one slot per accepted order
         self._cap = 0
         self._slot_order: list[Order | None] = []
+        self._special: list[bool] = []  # slot counted by `_tally`
         self._free: list[int] = []
         self._slot_of: dict[int, int] = {}
         self._n_active = 0
@@ -311,6 +312,7 @@ class SimulationBroker:
         self._s_submit = np.concatenate([self._s_submit, np.zeros(extra, dtype=np.int64)])
         self._s_expire = np.concatenate([self._s_expire, np.full(extra, _NEVER, dtype=np.int64)])
         self._slot_order.extend([None] * extra)
+        self._special.extend([False] * extra)
         self._free.extend(range(capacity - 1, old - 1, -1))
         self._cap = capacity
 
@@ -337,7 +339,7 @@ class SimulationBroker:
         self._slot_of[order.order_id] = s
         if active:
             self._n_active += 1
-        self._tally(order, phase, 1)
+        self._special[s] = self._tally(order, phase, 1)
         if self._deferred is not None:  # inside submit_many: written in one go later
             self._deferred.append((s, a, int(order.side), phase, eligible, active))
             return
@@ -401,28 +403,38 @@ class SimulationBroker:
         self._s_ref[s] = order.trail_reference
         self._s_trig[s] = order.triggered
 
-    def _tally(self, order: Order, phase: int, k: int) -> None:
+    def _tally(self, order: Order, phase: int, k: int) -> bool:
         # Count the book's slots (active or not) by the features that need a vector pass at
         # every bar; a pass is skipped when its count is zero (it would find nothing).
+        # Return whether the order has any such feature.
+        counted = False
         if order.expire_at is not None:
             self._n_gtd += k
+            counted = True
         tif = order.time_in_force
         if tif is _TimeInForce_DAY:
             self._n_day += k
+            counted = True
         elif tif is _TimeInForce_IOC or tif is _TimeInForce_FOK:
             self._n_ioc_fok += k
+            counted = True
         if phase == _PHASE_CLOSE:
             self._n_close += k
+            counted = True
         elif phase == _PHASE_OPEN:
             self._n_open += k
+            counted = True
         if order.order_type is _OrderType_TRAILING_STOP:
             self._n_trailing += k
+            counted = True
+        return counted
 
     def _remove_slot(self, order: Order) -> None:
         s = self._slot_of.pop(order.order_id, None)
         if s is None:
             return
-        self._tally(order, self._s_phase.item(s), -1)
+        if self._special[s]:
+            self._tally(order, self._s_phase.item(s), -1)
         if self._s_active[s]:
             self._n_active -= 1
         self._s_active[s] = False
