@@ -27,8 +27,9 @@ __all__ = [
     "commission_nb",
     "equity_curve_nb",
     "exposures_1_nb",
-    "nonzero_positions_nb",
+    "fee_inclusive_quantity_nb",
     "floor_to_step_nb",
+    "nonzero_positions_nb",
     "simulate_signals_nb",
 ]
 
@@ -103,6 +104,41 @@ def commission_nb(  # noqa: PLR0917
 
 
 @njit(cache=True)
+def fee_inclusive_quantity_nb(  # noqa: PLR0917
+    budget: float,
+    kind: int,
+    p1: float,
+    p2: float,
+    p3: float,
+    p4: float,
+    closing: float,
+    price: float,
+    mult: float,
+) -> float:
+    """Largest q with ``q * price * mult + commission(closing + q) <= budget``.
+
+    Twin of ``execution._funds.fee_inclusive_quantity`` with the commission of `commission_nb`.
+    """
+    unit = price * mult
+    if not (budget > 0.0 and unit > 0.0):
+        return 0.0
+    hi = budget / unit
+    lo = max(budget - commission_nb(kind, p1, p2, p3, p4, closing + hi, price, mult), 0.0) / unit
+    for _ in range(64):
+        if hi - lo <= hi * 1e-15:
+            break
+        fee_lo = commission_nb(kind, p1, p2, p3, p4, closing + lo, price, mult)
+        new_hi = max(budget - fee_lo, 0.0) / unit
+        fee_hi = commission_nb(kind, p1, p2, p3, p4, closing + new_hi, price, mult)
+        new_lo = max(budget - fee_hi, 0.0) / unit
+        if new_hi >= hi and new_lo <= lo:
+            break
+        hi = min(hi, new_hi)
+        lo = max(lo, new_lo)
+    return lo
+
+
+@njit(cache=True)
 def _slip(kind: int, value: float, ref: float) -> float:
     # per-unit slippage: 1 percentage of price, 2 fixed per unit
     if kind == 1:
@@ -146,7 +182,7 @@ def simulate_signals_nb(  # noqa: PLR0917
     slip_kind: int,
     slip_value: float,
     same_close: bool,
-    resize: bool,
+    resize: int,  # 0 reject, 1 resize, 2 resize fee-inclusive (execution.FundsPolicy)
     exit_first: bool,
     stop_loss: float,
     take_profit: float,
@@ -445,9 +481,18 @@ def simulate_signals_nb(  # noqa: PLR0917
                             orders[s, 2] = t
                             o_slot[j] = -1
                             continue
-                        afford = floor_to_step_nb(
-                            max(have - comm, 0.0) / (px * m), lot[j], lot_decimals[j]
-                        )
+                        if resize == 2:
+                            afford = floor_to_step_nb(
+                                fee_inclusive_quantity_nb(
+                                    have, comm_kind, c1, c2, c3, c4, closing, px, m
+                                ),
+                                lot[j],
+                                lot_decimals[j],
+                            )
+                        else:
+                            afford = floor_to_step_nb(
+                                max(have - comm, 0.0) / (px * m), lot[j], lot_decimals[j]
+                            )
                         while afford > 0.0:
                             new_qty = closing + afford
                             sl = _slip(slip_kind, slip_value, ref)

@@ -191,6 +191,10 @@ def _as_signal(row: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     return out
 
 
+# cash_shortfall -> the kernel's `resize` mode (0 reject, 1 resize, 2 fee-inclusive resize)
+_RESIZE_MODE = {CashShortfallPolicy.RESIZE: 1, CashShortfallPolicy.RESIZE_FEE_INCLUSIVE: 2}
+
+
 def fast_path_unsupported(
     config: BacktestConfig, strategy: SignalStrategy | WeightStrategy | None = None
 ) -> str | None:
@@ -213,6 +217,7 @@ def fast_path_unsupported(
         (config.account.policy is not AccountPolicy.CASH, "a margin account"),
         (config.fill_timing is FillTiming.NEXT_CLOSE, "fill_timing 'next_close'"),
         (config.cash_shortfall is CashShortfallPolicy.ALLOW_NEGATIVE, "allow_negative cash"),
+        (config.slippage_cap_to_bar, "slippage_cap_to_bar"),
         (risk.atr_stop is not None, "risk.atr_stop"),
         (risk.exit_signal is not None, "risk.exit_signal (use the exits column)"),
         (risk.has_portfolio_rules, "portfolio risk rules"),
@@ -221,6 +226,7 @@ def fast_path_unsupported(
         checks += [
             (risk.has_position_rules, "position risk rules with target weights"),
             (config.cash_shortfall is not CashShortfallPolicy.REJECT, "resize with weights"),
+            (config.rebalance_order != "asset", "rebalance_order 'value' with weights"),
             (config.share_rounding is ShareRounding.FRACTIONAL, "fractional shares"),
         ]
     for bad, what in checks:
@@ -312,7 +318,7 @@ def run_signals(
         slip_kind,
         slip_value,
         config.fill_timing is FillTiming.SAME_CLOSE,
-        config.cash_shortfall is CashShortfallPolicy.RESIZE,
+        _RESIZE_MODE.get(config.cash_shortfall, 0),
         config.exit_first,
         _nan_if_none(risk.stop_loss),
         _nan_if_none(risk.take_profit),
