@@ -71,6 +71,15 @@ class TestImpactModels:
             factory()
 
 
+@pytest.mark.parametrize(
+    "model", [LinearImpact(0.5), SquareRootImpact(1.0), AlmgrenChrissImpact()], ids=repr
+)
+def test_impact_with_overflowing_participation_is_treated_as_missing_statistics(model):
+    # adv and volatility of 5e-324 make quantity / adv overflow to inf (and 0 * inf = NaN).
+    impact = model.impact(100.0, 1_000.0, volatility=5e-324, adv=5e-324)
+    assert (impact.temporary, impact.permanent) == (0.0, 0.0)
+
+
 class TestVolumeLimit:
     def test_cap_is_fraction_of_volume(self):
         assert VolumeLimit(0.05).max_quantity(10_000.0) == pytest.approx(500.0)

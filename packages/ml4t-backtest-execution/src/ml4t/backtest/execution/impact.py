@@ -61,14 +61,16 @@ _ZERO: Final = MarketImpact(0.0, 0.0)
 
 
 def _participation(quantity: float, adv: float) -> float:
-    # quantity / adv, or NaN when adv is unusable
+    # quantity / adv, or NaN when adv is unusable (not > 0, infinite, or so small that the
+    # ratio overflows: such statistics say nothing about the market and are treated as missing)
     if not adv > 0.0 or math.isinf(adv):
         return math.nan
-    return abs(quantity) / adv
+    share = abs(quantity) / adv
+    return share if math.isfinite(share) else math.nan
 
 
 def _split(total: float, permanent_fraction: float) -> MarketImpact:
-    if not total > 0.0:  # also catches NaN (e.g. 0 * inf)
+    if not 0.0 < total < math.inf:  # also catches NaN (e.g. 0 * inf) and overflow
         return _ZERO
     permanent = total * permanent_fraction if permanent_fraction > 0.0 else 0.0
     temporary = total * (1.0 - permanent_fraction) if permanent_fraction < 1.0 else 0.0
@@ -251,6 +253,8 @@ class AlmgrenChrissImpact(ImpactModel):
             return _ZERO
         permanent = self.gamma * volatility * share * price
         temporary = self.eta * volatility * (share / self.horizon_days) ** self.beta * price
+        if not (math.isfinite(permanent) and math.isfinite(temporary)):
+            return _ZERO  # overflowing statistics are treated like missing ones
         return MarketImpact(max(temporary, 0.0), max(permanent, 0.0))
 
 
