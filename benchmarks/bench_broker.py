@@ -1,6 +1,6 @@
 """Throughput of SimulationBroker matching: 500 assets, each with a working limit order.
 
-Scenario: the S&P 500 5-year daily bars in /work/shared/data/sp500_5yr_iex (505 tickers,
+Scenario: the S&P 500 5-year daily bars in shared/data/sp500_5yr_iex beside the repo (505 tickers,
 1,259 days; the first 500 tickers by name) or, with ``--synthetic``, a random walk. Every asset
 always has one working GTC buy limit at 98% of the last close and one GTC sell stop at 95%
 of it; when either fills it is replaced. So about 1,000 orders are matched every bar.
@@ -32,7 +32,7 @@ from ml4t.backtest.execution import (
     VolumeShareSlippage,
 )
 
-DATA = Path("/work/shared/data/sp500_5yr_iex/all_stocks_5yr.parquet")
+DATA = Path(__file__).resolve().parents[2] / "shared/data/sp500_5yr_iex/all_stocks_5yr.parquet"
 
 
 def load_real(n_assets: int, n_bars: int) -> tuple[list[str], dict[str, np.ndarray]]:
