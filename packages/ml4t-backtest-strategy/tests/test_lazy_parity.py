@@ -92,7 +92,9 @@ class EventTrader(SparseTrader):
         self.seen.append((fill.quantity, fill.price))
 
 
-def _feed(seed: int, n_t: int, n_a: int, gaps: bool, quotes: bool = False) -> DataFeed:
+def _feed(
+    seed: int, n_t: int, n_a: int, gaps: bool, quotes: bool = False, unpriced: int = 1
+) -> DataFeed:
     rng = np.random.default_rng(seed)
     close = 50.0 * np.exp(np.cumsum(rng.normal(0.0, 0.02, (n_t, n_a)), axis=0))
     open_ = close * np.exp(rng.normal(0.0, 0.01, (n_t, n_a)))
@@ -105,7 +107,7 @@ def _feed(seed: int, n_t: int, n_a: int, gaps: bool, quotes: bool = False) -> Da
             arr[miss] = np.nan
         # an asset whose first closes are missing while it trades (fills then give its
         # first known price)
-        close[: int(rng.integers(0, n_t + 1)), -1] = np.nan
+        close[: int(rng.integers(0, n_t + 1)), n_a - unpriced :] = np.nan
     volume = np.where(np.isnan(close), np.nan, 1e6)
     ts = 19_723 * DAY + np.arange(n_t, dtype=np.int64) * DAY
     fields = {"open": open_, "high": high, "low": low, "close": close, "volume": volume}
@@ -113,7 +115,7 @@ def _feed(seed: int, n_t: int, n_a: int, gaps: bool, quotes: bool = False) -> Da
     if quotes:  # market orders cross a spread around the close
         fields["bid"] = close * 0.999
         fields["ask"] = close * 1.001
-    return DataFeed(ts, [f"A{j}" for j in range(n_a)], fields, signal_names=["exit_sig"])
+    return DataFeed(ts, [f"A{j:02d}" for j in range(n_a)], fields, signal_names=["exit_sig"])
 
 
 def _run(feed, strategy, config, lazy):
@@ -239,3 +241,42 @@ def test_rebuilt_sums_equal_row_sums(n_a):
     assert np.array_equal(values.sum(axis=1), rows)
     pos = np.maximum(values, 0.0)
     assert np.array_equal(pos.sum(axis=1), np.array([row.sum() for row in pos]))
+
+
+class EachAsset(BarTrader):
+    """Also buys or sells every asset on some bars (many fills in one phase, priced or not)."""
+
+    def on_bar(self, bar):
+        if bar.index % 5 == 0:
+            for asset in bar.assets:
+                self.buy(asset, 5.0)
+        elif bar.index % 5 == 3:
+            for asset in bar.assets:
+                self.sell(asset, 3.0)
+        super().on_bar(bar)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_batched_fill_booking_equals_the_per_fill_loop(seed, monkeypatch):
+    # many fills of distinct assets in one phase are booked as arrays; same results as the
+    # per-fill loop (forced by refusing the batch path)
+    feed = _feed(seed, 40, 24, gaps=True, unpriced=12)
+    config = BacktestConfig(
+        initial_cash=1_000_000.0,
+        account={"policy": "margin", "allow_short": True},
+        commission={"kind": "per_share", "minimum": 1.0},
+    )
+    batch = engine_module._Run._apply_fills_batch
+    used = []
+
+    def counted(self, fills):
+        done = batch(self, fills)
+        used.append(done)
+        return done
+
+    monkeypatch.setattr(engine_module._Run, "_apply_fills_batch", counted)
+    batched, _ = _run(feed, EachAsset(seed, 0.9, peek=True), config, True)
+    monkeypatch.setattr(engine_module._Run, "_apply_fills_batch", lambda self, fills: False)
+    looped, _ = _run(feed, EachAsset(seed, 0.9, peek=True), config, True)
+    _assert_same(batched, looped)
+    assert any(used)  # the batch path ran

@@ -663,6 +663,8 @@ class _Run:
         qty = self.qty
         last_price = self.last_price
         _venue.apply_fills(self._pf, fills)
+        if risk is None and len(fills) > 8 and self._apply_fills_batch(fills):
+            return
         for fill in fills:
             j = index[fill.asset]
             signed = fill.quantity * int(fill.side)
@@ -678,6 +680,31 @@ class _Run:
         if self.keep_events:
             self.events.extend(fills)
         self.pending_dirty = True
+
+    def _apply_fills_batch(self, fills: list[FillEvent]) -> bool:
+        # The engine's side of `_apply_fills` for many fills of distinct assets, as arrays
+        # (the same float operations as the loop); False (nothing done) otherwise.
+        index = self.asset_index
+        cols = np.array([index[f.asset] for f in fills], dtype=np.intp)
+        if np.unique(cols).size != cols.size:
+            return False
+        signed = np.array([f.quantity * int(f.side) for f in fills])
+        last_price = self.last_price
+        unpriced = np.flatnonzero(np.isnan(last_price[cols]))
+        for k in unpriced.tolist():  # as the portfolio does: first price known
+            j = int(cols[k])
+            price = fills[k].price
+            last_price[j] = price
+            if self.lazy:
+                self.seeds.append((self.t, j, price))
+        q = self.qty[cols] + signed
+        q[np.abs(q) < 1e-9 * np.maximum(1.0, np.abs(signed))] = 0.0
+        self.qty[cols] = q
+        self.fills.extend(fills)
+        if self.keep_events:
+            self.events.extend(fills)
+        self.pending_dirty = True
+        return True
 
     def _apply_corporate_actions(self, ts: Timestamp) -> None:
         actions = self.corporate_actions
