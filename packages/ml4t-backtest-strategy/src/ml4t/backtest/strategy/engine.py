@@ -1243,9 +1243,11 @@ class _Run:
             have = pos >= 0
             cash[have] = np.asarray(self.snap_cash[:keep])[pos[have]]
             qty[have] = np.stack(self.snap_qty[:keep])[pos[have]]
-        price = self._ffill(self.config.price_column)[:n].copy()
-        for t, j, p in self.seeds:
-            if t < n:
+        price = self._ffill(self.config.price_column)[:n]
+        seeds = [(t, j, p) for t, j, p in self.seeds if t < n]
+        if seeds:  # first prices that came from fills, until the feed has one
+            price = price.copy()
+            for t, j, p in seeds:
                 col = price[t:, j]
                 col[np.isnan(col)] = p
         values = qty * price * self.mults
