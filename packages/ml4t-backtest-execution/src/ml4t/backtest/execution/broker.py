@@ -236,7 +236,9 @@ class SimulationBroker:
         self._pend_pos = np.zeros(n)
         self._pend_bp = 0.0
         self._month = -1
-        self._month_ts: Timestamp | None = None
+        # [start, end) in ns of the calendar month `_month`; empty until the first fill
+        self._month_start = 0
+        self._month_end = 0
         self._month_volume = 0.0
         # Bar rows not yet folded into `_last_close` and the volume/volatility statistics:
         # (impact, close, volume) from process_bar (`impact` is the model then in force: the
@@ -1657,12 +1659,13 @@ class SimulationBroker:
         return slip, temp, perm
 
     def _commission(self, qty: float, price: float, mult: float, maker: bool) -> float:
-        now = self._now
-        if now != self._month_ts:  # the month of a timestamp is computed once
-            self._month_ts = now
-            month = int(np.datetime64(int(now), "ns").astype("datetime64[M]").astype(np.int64))
-            if month != self._month:
-                self._month = month
+        now = int(self._now)
+        if not self._month_start <= now < self._month_end:  # month bounds: once per month
+            month = np.datetime64(now, "ns").astype("datetime64[M]")
+            self._month_start = int(month.astype("datetime64[ns]").astype(np.int64))
+            self._month_end = int((month + 1).astype("datetime64[ns]").astype(np.int64))
+            if int(month.astype(np.int64)) != self._month:
+                self._month = int(month.astype(np.int64))
                 self._month_volume = 0.0
         fee = self.commission.commission(
             qty, price, multiplier=mult, monthly_volume=self._month_volume, maker=maker
