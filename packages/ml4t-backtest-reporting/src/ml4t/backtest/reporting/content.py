@@ -21,6 +21,8 @@ from ml4t.backtest.reporting import analysis
 from ml4t.backtest.reporting.downsample import MAX_DISPLAY_POINTS, lttb_indices, stride_indices
 
 __all__ = [
+    "COLORS",
+    "MONTH_NAMES",
     "HISTOGRAM_BINS",
     "TOP_CONTRIBUTORS",
     "Histogram",
@@ -30,6 +32,31 @@ __all__ = [
     "format_metric",
     "align_benchmark",
 ]
+
+COLORS: Final = {
+    "strategy": "#1f5aa6",
+    "benchmark": "#8c8c8c",
+    "loss": "#c0392b",
+    "gain": "#1e8449",
+    "accent": "#d68910",
+}
+"""The tearsheet palette, shared by the HTML and PDF writers."""
+
+MONTH_NAMES: Final = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+"""Column labels of the monthly returns table."""
 
 HISTOGRAM_BINS: Final = 50
 """Bins of the return and trade P&L histograms."""

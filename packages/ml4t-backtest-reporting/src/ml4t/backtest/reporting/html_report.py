@@ -19,7 +19,13 @@ from plotly.offline import get_plotlyjs  # type: ignore[import-untyped]
 from plotly.subplots import make_subplots  # type: ignore[import-untyped]
 
 from ml4t.backtest.reporting._version import __version__
-from ml4t.backtest.reporting.content import Histogram, Line, TearsheetContent
+from ml4t.backtest.reporting.content import (
+    COLORS,
+    MONTH_NAMES,
+    Histogram,
+    Line,
+    TearsheetContent,
+)
 
 __all__ = ["CHART_IDS", "render_html", "write_html"]
 
@@ -38,28 +44,7 @@ CHART_IDS: Final = (
 )
 """Ids of the chart divs (``chart-<id>``); a chart without data is replaced by a note."""
 
-_COLORS: Final = {
-    "strategy": "#1f5aa6",
-    "benchmark": "#8c8c8c",
-    "loss": "#c0392b",
-    "gain": "#1e8449",
-    "accent": "#d68910",
-}
 _PLOT_CONFIG: Final = {"displaylogo": False, "responsive": True}
-_MONTHS: Final = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-)
 _CSS: Final = """
 body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
 margin:0;background:#f4f6f9;color:#1c2833}
@@ -163,12 +148,12 @@ def render_html(content: TearsheetContent) -> str:
 def _figures(content: TearsheetContent) -> dict[str, go.Figure]:
     figs: dict[str, go.Figure] = {}
     eq = go.Figure()
-    eq.add_trace(_scatter(content.equity, "Strategy", _COLORS["strategy"]))
+    eq.add_trace(_scatter(content.equity, "Strategy", COLORS["strategy"]))
     if content.benchmark is not None:
-        eq.add_trace(_scatter(content.benchmark, "Benchmark", _COLORS["benchmark"]))
+        eq.add_trace(_scatter(content.benchmark, "Benchmark", COLORS["benchmark"]))
     figs["equity"] = _layout(eq, yaxis_title="Equity", hovermode="x unified")
 
-    dd = go.Figure(_scatter(content.drawdown, "Drawdown", _COLORS["loss"], fill="tozeroy"))
+    dd = go.Figure(_scatter(content.drawdown, "Drawdown", COLORS["loss"], fill="tozeroy"))
     figs["drawdown"] = _layout(dd, yaxis_tickformat=".0%", height=280, showlegend=False)
     figs["drawdown"].update_layout(margin={"t": 36})
 
@@ -193,15 +178,15 @@ def _figures(content: TearsheetContent) -> dict[str, go.Figure]:
 
     if np.isfinite(content.rolling_volatility.y).any():
         roll = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
-        roll.add_trace(_scatter(content.rolling_sharpe, "Sharpe", _COLORS["strategy"]), 1, 1)
-        roll.add_trace(_scatter(content.rolling_volatility, "Volatility", _COLORS["accent"]), 2, 1)
+        roll.add_trace(_scatter(content.rolling_sharpe, "Sharpe", COLORS["strategy"]), 1, 1)
+        roll.add_trace(_scatter(content.rolling_volatility, "Volatility", COLORS["accent"]), 2, 1)
         roll.update_yaxes(title_text="Sharpe", row=1, col=1)
         roll.update_yaxes(title_text="Volatility", tickformat=".0%", row=2, col=1)
         figs["rolling"] = _layout(roll, height=420, hovermode="x unified")
 
     if content.exposure:
         expo = make_subplots(specs=[[{"secondary_y": True}]])
-        colors = {"gross": _COLORS["strategy"], "net": _COLORS["accent"], "leverage": "#7d3c98"}
+        colors = {"gross": COLORS["strategy"], "net": COLORS["accent"], "leverage": "#7d3c98"}
         for line in content.exposure:
             label = {"gross": "Gross exposure", "net": "Net exposure"}.get(line.name, "Leverage")
             expo.add_trace(
@@ -258,7 +243,7 @@ def _figures(content: TearsheetContent) -> dict[str, go.Figure]:
             go.Bar(
                 x=[name.capitalize() for name in costs],
                 y=list(costs.values()),
-                marker_color=_COLORS["loss"],
+                marker_color=COLORS["loss"],
                 texttemplate="%{y:,.2f}",
                 hovertemplate="%{x}: %{y:,.2f}<extra></extra>",
             )
@@ -318,7 +303,7 @@ def _monthly_heatmap(monthly: pl.DataFrame) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=[[v if math.isfinite(v) else None for v in row] for row in z.tolist()],
-            x=list(_MONTHS),
+            x=list(MONTH_NAMES),
             y=years,
             text=text,
             texttemplate="%{text}",
@@ -356,7 +341,7 @@ def _histogram_figure(hist: Histogram, title: str, *, percent: bool) -> go.Figur
 
 
 def _signed_colors(values: np.ndarray) -> list[str]:
-    return [_COLORS["gain"] if v >= 0 else _COLORS["loss"] for v in np.nan_to_num(values)]
+    return [COLORS["gain"] if v >= 0 else COLORS["loss"] for v in np.nan_to_num(values)]
 
 
 def _chart_html(name: str, fig: go.Figure) -> str:

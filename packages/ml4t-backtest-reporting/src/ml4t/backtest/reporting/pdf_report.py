@@ -22,32 +22,19 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from ml4t.backtest.reporting._version import __version__
-from ml4t.backtest.reporting.content import Line, TearsheetContent
+from ml4t.backtest.reporting.content import COLORS, MONTH_NAMES, Line, TearsheetContent
 
 __all__ = ["PAGE_SIZE", "write_pdf"]
 
 PAGE_SIZE: Final = (8.27, 11.69)
 """A4 portrait, in inches."""
 
-_BLUE: Final = "#1f5aa6"
-_GREY: Final = "#8c8c8c"
-_RED: Final = "#c0392b"
-_GREEN: Final = "#1e8449"
-_ORANGE: Final = "#d68910"
-_MONTHS: Final = [
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-]
+_BLUE: Final = COLORS["strategy"]
+_GREY: Final = COLORS["benchmark"]
+_RED: Final = COLORS["loss"]
+_GREEN: Final = COLORS["gain"]
+_ORANGE: Final = COLORS["accent"]
+_MONTHS: Final = list(MONTH_NAMES)
 _RC: Final[dict[str, Any]] = {
     "pdf.fonttype": 42,
     "font.size": 8,
