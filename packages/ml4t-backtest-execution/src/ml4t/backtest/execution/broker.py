@@ -89,6 +89,12 @@ _CREATED: Final = OrderStatus.CREATED
 _FILLED: Final = OrderStatus.FILLED
 _new_tuple = tuple.__new__
 _TOUCH: Final = int(MatchCode.TOUCH)
+_MARKET: Final = int(MatchCode.MARKET)
+_GAP: Final = int(MatchCode.GAP)
+_ARMED: Final = int(MatchCode.ARMED)
+_HIT: Final = (_MARKET, _GAP, _TOUCH)  # codes that fill
+_AT_OPEN: Final = (_MARKET, _GAP)  # codes that fill at the open
+_SMALL_PASS: Final = 16  # `_pass` scans books up to this many slots as Python lists
 
 
 # Enum members as module constants: `Enum.MEMBER` is a slow class attribute lookup.
@@ -97,10 +103,6 @@ _FillTiming_PRICE_COLUMN: Final = FillTiming.PRICE_COLUMN
 _FillTiming_SAME_BAR_CLOSE: Final = FillTiming.SAME_BAR_CLOSE
 _FundsPolicy_REJECT: Final = FundsPolicy.REJECT
 _FundsPolicy_RESIZE_FEE_INCLUSIVE: Final = FundsPolicy.RESIZE_FEE_INCLUSIVE
-_MatchCode_ARMED: Final = MatchCode.ARMED
-_MatchCode_GAP: Final = MatchCode.GAP
-_MatchCode_MARKET: Final = MatchCode.MARKET
-_MatchCode_TOUCH: Final = MatchCode.TOUCH
 _OrderSide_BUY: Final = OrderSide.BUY
 _OrderSide_SELL: Final = OrderSide.SELL
 _OrderStatus_CANCELED: Final = OrderStatus.CANCELED
@@ -1313,21 +1315,35 @@ class SimulationBroker:
             lo,
             mkt,
         )
-        armed = np.flatnonzero(code == _MatchCode_ARMED)
-        for j in armed.tolist():
-            s = int(idx[j])
-            self._s_trig[s] = True
-            order = self._slot_order[s]
-            if order is not None:
-                order.triggered = True
-        hit = np.flatnonzero(
-            (code == _MatchCode_MARKET) | (code == _MatchCode_GAP) | (code == _MatchCode_TOUCH)
-        )
-        fills: list[FillEvent] = []
-        if hit.size:
+        # plain-int codes (comparing an array with an IntEnum member goes through the enum's
+        # attribute lookups); a small book is scanned as Python lists (same order, values)
+        cands: list[tuple[int, float, int]]
+        if idx.size <= _SMALL_PASS:
+            idx_l = idx.tolist()
+            code_l = code.tolist()
+            for j, c in enumerate(code_l):
+                if c == _ARMED:
+                    s = idx_l[j]
+                    self._s_trig[s] = True
+                    order = self._slot_order[s]
+                    if order is not None:
+                        order.triggered = True
+            price_l = price.tolist()
+            cands = [(idx_l[j], price_l[j], c) for j, c in enumerate(code_l) if c in _HIT]
+        else:
+            armed = np.flatnonzero(code == _ARMED)
+            for j in armed.tolist():
+                s = int(idx[j])
+                self._s_trig[s] = True
+                order = self._slot_order[s]
+                if order is not None:
+                    order.triggered = True
+            hit = np.flatnonzero((code == _MARKET) | (code == _GAP) | (code == _TOUCH))
             cands = list(
                 zip(idx[hit].tolist(), price[hit].tolist(), code[hit].tolist(), strict=True)
             )
+        fills: list[FillEvent] = []
+        if cands:
             cands = self._resolve_oco(cands, open_, high, low, close, auction=auction)
             slot_order = self._slot_order
             keys: list[tuple[bool, int]] = []
@@ -1610,7 +1626,7 @@ class SimulationBroker:
             if order.children:
                 at_open = (
                     not auction
-                    and code in (_MatchCode_MARKET, _MatchCode_GAP)
+                    and code in _AT_OPEN
                     and self.bracket_activation is BracketActivation.SAME_BAR
                 )
                 self._release_children(order, fill_at_open=at_open)
