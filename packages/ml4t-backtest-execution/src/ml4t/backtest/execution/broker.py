@@ -58,6 +58,7 @@ from ml4t.backtest.execution.fills import (
     TrailReference,
     first_touch,
     intrabar_path,
+    match_order,
     trailing_stop_level,
 )
 from ml4t.backtest.execution.impact import ImpactModel, NoImpact
@@ -94,7 +95,12 @@ _GAP: Final = int(MatchCode.GAP)
 _ARMED: Final = int(MatchCode.ARMED)
 _HIT: Final = (_MARKET, _GAP, _TOUCH)  # codes that fill
 _AT_OPEN: Final = (_MARKET, _GAP)  # codes that fill at the open
-_SMALL_PASS: Final = 16  # `_pass` scans books up to this many slots as Python lists
+_SMALL_PASS: Final = 16  # `_pass` matches books up to this many slots in Python
+_PRICELESS_INT: Final = (
+    int(OrderType.MARKET),
+    int(OrderType.MARKET_ON_OPEN),
+    int(OrderType.MARKET_ON_CLOSE),
+)
 
 
 # Enum members as module constants: `Enum.MEMBER` is a slow class attribute lookup.
@@ -1267,6 +1273,19 @@ class SimulationBroker:
         *,
         auction: bool,
     ) -> list[FillEvent]:
+        if self.slippage_cap_to_bar:
+            rows = self._bar_rows
+            if not auction:
+                self._bar_hl = (np.asarray(high, np.float64), np.asarray(low, np.float64))
+            elif rows is not None and rows[0] == self._t:  # the close: this bar's high/low
+                self._bar_hl = (np.asarray(rows[1], np.float64), np.asarray(rows[2], np.float64))
+            else:
+                self._bar_hl = (close, close)
+        if idx.size <= _SMALL_PASS and (bid is None or ask is None) and not self._n_trailing:
+            # a small book without quotes or trailing stops: matched slot by slot in Python
+            # (`match_order`, the kernel's twin; market types inlined as there)
+            cands = self._match_small(idx.tolist(), open_, high, low, market, auction=auction)
+            return self._fill_cands(cands, idx, open_, high, low, close, auction=auction)
         a = self._s_asset[idx]
         side = self._s_side[idx]
         phase = self._s_phase[idx]
@@ -1281,14 +1300,6 @@ class SimulationBroker:
             h = np.where(is_open_auction, o, h)
             lo = np.where(is_open_auction, o, lo)
             mkt = np.where(is_open_auction, o, mkt)
-        if self.slippage_cap_to_bar:
-            rows = self._bar_rows
-            if not auction:
-                self._bar_hl = (np.asarray(high, np.float64), np.asarray(low, np.float64))
-            elif rows is not None and rows[0] == self._t:  # the close: this bar's high/low
-                self._bar_hl = (np.asarray(rows[1], np.float64), np.asarray(rows[2], np.float64))
-            else:
-                self._bar_hl = (close, close)
         types = self._s_type[idx]
         trailing = types == int(_OrderType_TRAILING_STOP)
         if trailing.any() and self.trail_reference is TrailReference.EXTREME:
@@ -1316,32 +1327,77 @@ class SimulationBroker:
             mkt,
         )
         # plain-int codes (comparing an array with an IntEnum member goes through the enum's
-        # attribute lookups); a small book is scanned as Python lists (same order, values)
-        cands: list[tuple[int, float, int]]
-        if idx.size <= _SMALL_PASS:
-            idx_l = idx.tolist()
-            code_l = code.tolist()
-            for j, c in enumerate(code_l):
-                if c == _ARMED:
-                    s = idx_l[j]
-                    self._s_trig[s] = True
-                    order = self._slot_order[s]
-                    if order is not None:
-                        order.triggered = True
-            price_l = price.tolist()
-            cands = [(idx_l[j], price_l[j], c) for j, c in enumerate(code_l) if c in _HIT]
-        else:
-            armed = np.flatnonzero(code == _ARMED)
-            for j in armed.tolist():
-                s = int(idx[j])
+        # attribute lookups)
+        armed = np.flatnonzero(code == _ARMED)
+        for j in armed.tolist():
+            s = int(idx[j])
+            self._s_trig[s] = True
+            order = self._slot_order[s]
+            if order is not None:
+                order.triggered = True
+        hit = np.flatnonzero((code == _MARKET) | (code == _GAP) | (code == _TOUCH))
+        cands = list(zip(idx[hit].tolist(), price[hit].tolist(), code[hit].tolist(), strict=True))
+        return self._fill_cands(cands, idx, open_, high, low, close, auction=auction)
+
+    def _match_small(
+        self,
+        slots: list[int],
+        open_: FloatArray,
+        high: FloatArray,
+        low: FloatArray,
+        market: FloatArray,
+        *,
+        auction: bool,
+    ) -> list[tuple[int, float, int]]:
+        # `_pass`'s matching for a few slots: the same prices and codes as `match_orders_nb`
+        # on the gathered rows (opening-auction slots see only the open outside an auction);
+        # armed stop-limits are flagged here, as there. Returns the fill candidates.
+        s_asset, s_side, s_type, s_phase = self._s_asset, self._s_side, self._s_type, self._s_phase
+        cands: list[tuple[int, float, int]] = []
+        for s in slots:
+            a = s_asset.item(s)
+            o = open_.item(a)
+            if math.isnan(o):
+                continue  # no bar: NONE
+            kind = s_type.item(s)
+            only_open = not auction and s_phase.item(s) == _PHASE_OPEN
+            if kind in _PRICELESS_INT:
+                m = o if only_open else market.item(a)
+                cands.append((s, o if math.isnan(m) else m, _MARKET))
+                continue
+            h, lo = (o, o) if only_open else (high.item(a), low.item(a))
+            p, c = match_order(
+                s_side.item(s),
+                kind,
+                self._s_limit.item(s),
+                self._s_stop.item(s),
+                self._s_trig.item(s),
+                o,
+                h,
+                lo,
+                o,
+            )
+            c = int(c)
+            if c == _ARMED:
                 self._s_trig[s] = True
                 order = self._slot_order[s]
                 if order is not None:
                     order.triggered = True
-            hit = np.flatnonzero((code == _MARKET) | (code == _GAP) | (code == _TOUCH))
-            cands = list(
-                zip(idx[hit].tolist(), price[hit].tolist(), code[hit].tolist(), strict=True)
-            )
+            elif c in _HIT:
+                cands.append((s, p, c))
+        return cands
+
+    def _fill_cands(  # noqa: PLR0917
+        self,
+        cands: list[tuple[int, float, int]],
+        idx: npt.NDArray[np.intp],
+        open_: FloatArray,
+        high: FloatArray,
+        low: FloatArray,
+        close: FloatArray,
+        *,
+        auction: bool,
+    ) -> list[FillEvent]:
         fills: list[FillEvent] = []
         if cands:
             cands = self._resolve_oco(cands, open_, high, low, close, auction=auction)
@@ -1373,7 +1429,7 @@ class SimulationBroker:
                 fill = fill_one(order, s, p, c, auction=auction)
                 if fill is not None:
                     fills.append(fill)
-        self._end_of_pass(idx, o, auction=auction)
+        self._end_of_pass(idx, open_, auction=auction)
         return fills
 
     def _order_id(self, s: int) -> int:
@@ -1453,7 +1509,7 @@ class SimulationBroker:
         timed.sort()
         return timed[0][2]
 
-    def _end_of_pass(self, idx: npt.NDArray[np.intp], o: FloatArray, *, auction: bool) -> None:
+    def _end_of_pass(self, idx: npt.NDArray[np.intp], open_: FloatArray, *, auction: bool) -> None:
         # IOC/FOK remainders are cancelled; auction remainders expire (assets with a bar).
         if not (self._n_ioc_fok or (self._n_close if auction else self._n_open)):
             return  # no such order in the book
@@ -1464,7 +1520,7 @@ class SimulationBroker:
             flag |= phase == _PHASE_CLOSE
         else:
             flag |= phase == _PHASE_OPEN
-        flag &= ~np.isnan(o)
+        flag &= ~np.isnan(open_[self._s_asset[idx]])
         for s in idx[flag].tolist():
             order = self._slot_order[s]
             if order is None or not order.is_working or not self._s_active[s]:
