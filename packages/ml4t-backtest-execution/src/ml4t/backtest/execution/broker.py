@@ -938,6 +938,12 @@ class SimulationBroker:
         if all(impact is None or isinstance(impact, NoImpact) for impact, _, _ in rows):
             # Only the last close per asset matters: walk back from the newest row and stop
             # once every asset has one (the same values an in-order replay leaves).
+            newest, close_, _ = rows[-1]
+            close = np.asarray(close_, dtype=np.float64)
+            full = not np.isnan(close).any() if newest is None else np.isfinite(close).all()
+            if full and close.shape == self._last_close.shape:  # the common case: one copy
+                self._last_close[:] = close
+                return
             todo: npt.NDArray[np.bool_] | None = None
             for impact, close_, _ in reversed(rows):
                 close = np.asarray(close_, dtype=np.float64)
