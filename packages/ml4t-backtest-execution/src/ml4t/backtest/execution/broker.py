@@ -1044,7 +1044,7 @@ class SimulationBroker:
             )
             if not session_start:
                 mask &= self._s_phase[:n] != _PHASE_OPEN
-            idx = np.flatnonzero(mask)
+            idx = mask.nonzero()[0]  # 1-D: flatnonzero without its ravel
             if idx.size:
                 market = open
                 if self.fill_timing is _FillTiming_PRICE_COLUMN and fill_price is not None:
@@ -1140,7 +1140,7 @@ class SimulationBroker:
                 mask = active & (phase == _PHASE_CLOSE) & (self._s_elig[:n] <= t)
                 if same_bar:
                     mask |= active & (phase == _PHASE_ANY) & (self._s_submit[:n] == t)
-                idx = np.flatnonzero(mask)
+                idx = mask.nonzero()[0]
                 if idx.size:
                     fills.extend(
                         self._pass(idx, close, close, close, close, close, bid, ask, auction=True)
@@ -1334,14 +1334,14 @@ class SimulationBroker:
         )
         # plain-int codes (comparing an array with an IntEnum member goes through the enum's
         # attribute lookups)
-        armed = np.flatnonzero(code == _ARMED)
+        armed = (code == _ARMED).nonzero()[0]
         for j in armed.tolist():
             s = int(idx[j])
             self._s_trig[s] = True
             order = self._slot_order[s]
             if order is not None:
                 order.triggered = True
-        hit = np.flatnonzero((code == _MARKET) | (code == _GAP) | (code == _TOUCH))
+        hit = ((code == _MARKET) | (code == _GAP) | (code == _TOUCH)).nonzero()[0]
         cands = list(zip(idx[hit].tolist(), price[hit].tolist(), code[hit].tolist(), strict=True))
         return self._fill_cands(cands, idx, open_, high, low, close, auction=auction)
 
