@@ -1406,10 +1406,13 @@ class SimulationBroker:
     ) -> list[FillEvent]:
         fills: list[FillEvent] = []
         if cands:
-            cands = self._resolve_oco(cands, open_, high, low, close, auction=auction)
+            if len(cands) > 1:  # one candidate has no OCO sibling among them
+                cands = self._resolve_oco(cands, open_, high, low, close, auction=auction)
             slot_order = self._slot_order
             keys: list[tuple[bool, int]] = []
-            if self.exit_first and self.account is not None:
+            if len(cands) == 1:  # nothing to rank
+                keys.append((False, 0))
+            elif self.exit_first and self.account is not None:
                 # exits first (as `_is_exit`), then by order id
                 position = self.account.position
                 pend = self._pend_pos
