@@ -1022,7 +1022,9 @@ class SimulationBroker:
             if len(rows) >= _MAX_ROWS:
                 self._fold_rows()
             return []
-        if self._rows:
+        if self._rows and type(self.impact) is not NoImpact:
+            # the impact model reads the statistics; otherwise the rows stay pending (what
+            # reads `_last_close` folds them first)
             self._fold_rows()
         open = np.asarray(open, dtype=np.float64)
         high = np.asarray(high, dtype=np.float64)
@@ -1119,7 +1121,7 @@ class SimulationBroker:
             if len(rows) >= _MAX_ROWS:
                 self._fold_rows()
             return []
-        if self._rows:
+        if self._rows and type(self.impact) is not NoImpact:  # as in process_bar
             self._fold_rows()
         close = np.asarray(close, dtype=np.float64)
         if volume is not None:
