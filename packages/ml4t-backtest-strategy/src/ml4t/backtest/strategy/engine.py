@@ -467,35 +467,41 @@ class _Run:
             tag=tag,
         )
         if self.no_shorts and self.qty[j] + self._pending()[j] + quantity < 0.0:
-            self.local_rejects += 1
-            reason = (
+            self._reject_locally(
+                order,
                 f"short sale not allowed for {asset!r}: account.allow_short is False; "
-                "set it to True (margin account) or sell only what is held"
+                "set it to True (margin account) or sell only what is held",
             )
-            _venue.reject_local(order, reason, self.now, -self.local_rejects)
-            self.orders.append((order, self.now))
-            if self.keep_events:
-                self.events.append(order.to_event(self.now))
             return order
-        if check_risk and self.portfolio_rules:
-            reason = self.risk.check_order(
-                j,
-                quantity,
-                timestamp=self.now,
-                quantity=self.qty,
-                pending=self._pending(),
-                prices=self.last_price,
-                multipliers=self.mults,
-                equity=float(self._pf.equity),
-            )
-            if reason:
-                self.local_rejects += 1
-                _venue.reject_local(order, reason, self.now, -self.local_rejects)
-                self.orders.append((order, self.now))
-                if self.keep_events:
-                    self.events.append(order.to_event(self.now))
-                return order
+        if check_risk and self._rejected_by_portfolio_rules(order, j, quantity):
+            return order
         return self._submit_order(order, j)
+
+    def _rejected_by_portfolio_rules(self, order: Any, j: int, quantity: float) -> bool:
+        # Ask the portfolio-level risk rules about a new order; a refusal is booked locally.
+        if not self.portfolio_rules:
+            return False
+        reason = self.risk.check_order(
+            j,
+            quantity,
+            timestamp=self.now,
+            quantity=self.qty,
+            pending=self._pending(),
+            prices=self.last_price,
+            multipliers=self.mults,
+            equity=float(self._pf.equity),
+        )
+        if reason:
+            self._reject_locally(order, reason)
+        return bool(reason)
+
+    def _reject_locally(self, order: Any, reason: str) -> None:
+        # An order the engine refuses before the broker sees it: negative id, kept in `orders`.
+        self.local_rejects += 1
+        _venue.reject_local(order, reason, self.now, -self.local_rejects)
+        self.orders.append((order, self.now))
+        if self.keep_events:
+            self.events.append(order.to_event(self.now))
 
     def submit_many(
         self, columns: npt.NDArray[np.intp], quantities: npt.NDArray[np.float64], *, tag: str = ""
@@ -604,24 +610,8 @@ class _Run:
             tag=tag,
         )
         entry = orders[0]
-        if self.portfolio_rules:
-            reason = self.risk.check_order(
-                j,
-                quantity,
-                timestamp=self.now,
-                quantity=self.qty,
-                pending=self._pending(),
-                prices=self.last_price,
-                multipliers=self.mults,
-                equity=float(self._pf.equity),
-            )
-            if reason:
-                self.local_rejects += 1
-                _venue.reject_local(entry, reason, self.now, -self.local_rejects)
-                self.orders.append((entry, self.now))
-                if self.keep_events:
-                    self.events.append(entry.to_event(self.now))
-                return entry
+        if self._rejected_by_portfolio_rules(entry, j, quantity):
+            return entry
         self._submit_order(entry, j)
         for child in orders[1:]:
             self.orders.append((child, self.now))
