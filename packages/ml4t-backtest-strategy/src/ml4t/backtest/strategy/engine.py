@@ -53,15 +53,15 @@ from ml4t.backtest.strategy.bar import Bar
 from ml4t.backtest.strategy.config import AccountPolicy, BacktestConfig
 from ml4t.backtest.strategy.interface import PortfolioView
 from ml4t.backtest.strategy.result import (
-    EQUITY_CURVE_SCHEMA,
     FILLS_SCHEMA,
     ORDERS_SCHEMA,
     POSITIONS_SCHEMA,
     TRADES_SCHEMA,
     BacktestResult,
+    equity_curve_frame,
 )
 from ml4t.backtest.strategy.risk import RiskManager, atr
-from ml4t.backtest.strategy.strategy import DataWindow, Strategy, StrategyContext
+from ml4t.backtest.strategy.strategy import DataWindow, Strategy, StrategyContext, _readonly
 
 __all__ = ["PHASES", "BacktestEngine", "run_backtest"]
 
@@ -885,6 +885,21 @@ class _Run:
         next_report = report_every if progress is not None else self.n_t + 1
         return progress, report_every, next_report
 
+    def _readonly_views(
+        self,
+    ) -> tuple[
+        dict[str, npt.NDArray[np.float64]],
+        dict[str, npt.NDArray[np.float64]],
+        dict[str, npt.NDArray[np.float64]],
+        npt.NDArray[np.bool_],
+    ]:
+        # Read-only views of the data the strategy's `Bar` exposes (fields, signals, context,
+        # has_bar), made once per run for either loop.
+        ro_fields = {k: _readonly(v) for k, v in self.fields.items()}
+        ro_signals = {k: ro_fields[k] for k in self.signals}
+        ro_context = {k: _readonly(v) for k, v in self.context.items()}
+        return ro_fields, ro_signals, ro_context, _readonly(self.has_bar)
+
     def _loop_eager(self, window: DataWindow) -> None:
         # Every phase at every bar (runs with corporate actions, several currencies,
         # futures, impact models, or a phase trace).
@@ -893,10 +908,7 @@ class _Run:
         use_md = strategy.uses_on_market_data
         use_fill = strategy.uses_on_fill
         use_order = strategy.uses_on_order
-        ro_fields = {k: _readonly(v) for k, v in self.fields.items()}
-        ro_signals = {k: ro_fields[k] for k in self.signals}
-        ro_context = {k: _readonly(v) for k, v in self.context.items()}
-        ro_has_bar = _readonly(self.has_bar)
+        ro_fields, ro_signals, ro_context, ro_has_bar = self._readonly_views()
         assets = self.assets
         o_arr, h_arr, l_arr, c_arr, v_arr = (
             self.open,
@@ -1049,10 +1061,7 @@ class _Run:
         use_order = strategy.uses_on_order
         on_bar = strategy.on_bar
         on_md = strategy.on_market_data
-        ro_fields = {k: _readonly(v) for k, v in self.fields.items()}
-        ro_signals = {k: ro_fields[k] for k in self.signals}
-        ro_context = {k: _readonly(v) for k, v in self.context.items()}
-        ro_has_bar = _readonly(self.has_bar)
+        ro_fields, ro_signals, ro_context, ro_has_bar = self._readonly_views()
         assets = self.assets
         asset0 = assets[0] if assets else ""
         o_arr, h_arr, l_arr, c_arr, v_arr = (
@@ -1288,9 +1297,9 @@ class _Run:
             returns = equity / prev - 1.0
             peak = np.maximum.accumulate(equity) if n else equity
             drawdown = equity / peak - 1.0
-        equity_curve = pl.DataFrame(
+        equity_curve = equity_curve_frame(
+            ts,
             {
-                "timestamp": pl.Series(ts, dtype=pl.Int64).cast(_TS_DTYPE),
                 "equity": equity,
                 "cash": cash,
                 "market_value": mv,
@@ -1302,7 +1311,6 @@ class _Run:
                 "returns": returns,
                 "drawdown": drawdown,
             },
-            schema=EQUITY_CURVE_SCHEMA,
         )
         trades = _conform(self._pf.tracker.to_polars(), TRADES_SCHEMA)
         fills = _fills_frame(self.fills)
@@ -1341,12 +1349,6 @@ def _ffill(array: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     np.maximum.accumulate(idx, axis=0, out=idx)
     out: npt.NDArray[np.float64] = array[idx, np.arange(n_a)]
     return out
-
-
-def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    view = array.view()
-    view.flags.writeable = False
-    return view
 
 
 def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:

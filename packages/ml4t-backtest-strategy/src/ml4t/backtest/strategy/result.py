@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from ml4t.backtest.core.errors import MissingDependencyError
@@ -34,6 +36,7 @@ __all__ = [
     "REPORTERS_GROUP",
     "TRADES_SCHEMA",
     "BacktestResult",
+    "equity_curve_frame",
 ]
 
 REPORTERS_GROUP = "ml4t.backtest.reporters"
@@ -52,6 +55,24 @@ EQUITY_CURVE_SCHEMA: dict[str, pl.DataType] = {
     "returns": pl.Float64(),
     "drawdown": pl.Float64(),
 }
+
+
+def equity_curve_frame(
+    timestamps: npt.NDArray[np.int64], columns: dict[str, npt.NDArray[np.float64]]
+) -> pl.DataFrame:
+    """Build the `equity_curve` frame from int64-ns timestamps and its float columns.
+
+    Args:
+        timestamps: Bar timestamps, int nanoseconds UTC.
+        columns: One array per non-timestamp column of `EQUITY_CURVE_SCHEMA`, by name.
+
+    Returns:
+        The frame, with exactly the schema's columns and dtypes.
+    """
+    data = {"timestamp": pl.Series(timestamps, dtype=pl.Int64).cast(_TS), **columns}
+    return pl.DataFrame(data, schema=EQUITY_CURVE_SCHEMA)
+
+
 TRADES_SCHEMA: dict[str, pl.DataType] = {
     "asset": pl.String(),
     "side": pl.Int8(),

@@ -55,12 +55,12 @@ from ml4t.backtest.strategy.nb import (
     simulate_weights_nb,
 )
 from ml4t.backtest.strategy.result import (
-    EQUITY_CURVE_SCHEMA,
     FILLS_SCHEMA,
     ORDERS_SCHEMA,
     POSITIONS_SCHEMA,
     TRADES_SCHEMA,
     BacktestResult,
+    equity_curve_frame,
 )
 from ml4t.backtest.strategy.strategy import Strategy, round_quantity
 
@@ -530,9 +530,9 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
         equity, long_e, short_e, float(config.initial_cash), gross, net, leverage, returns,
         drawdown,
     )  # fmt: skip
-    equity_curve = pl.DataFrame(
+    equity_curve = equity_curve_frame(
+        ts,
         {
-            "timestamp": pl.Series(ts, dtype=pl.Int64).cast(_TS),
             "equity": equity,
             "cash": cash,
             "market_value": mv,
@@ -544,7 +544,6 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
             "returns": returns,
             "drawdown": drawdown,
         },
-        schema=EQUITY_CURVE_SCHEMA,
     )
     ta = (
         np.nan_to_num(trades).astype(np.int64)

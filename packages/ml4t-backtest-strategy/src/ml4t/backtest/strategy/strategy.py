@@ -141,7 +141,8 @@ class DataWindow:
         return array[lo : t + 1, j]
 
 
-def _readonly(array: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _readonly(array: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    # A view of `array` that cannot be written through (what strategies are handed).
     view = array.view()
     view.flags.writeable = False
     return view
