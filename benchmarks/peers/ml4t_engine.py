@@ -25,13 +25,16 @@ PATHS = {
 
 
 class CrossOnMarketData(Strategy):
-    """Event per asset: precomputed cross arrays looked up by bar index."""
+    """Event per asset: precomputed cross flags, one list of bools per asset, by bar number.
+
+    A user's version of the rule: the SMA crosses are computed beforehand (vectorised); the
+    strategy keeps its positions from ``on_fill`` and skips an asset while its order waits.
+    """
 
     def __init__(self, entry: np.ndarray, exit_: np.ndarray, assets: tuple[str, ...]) -> None:
-        self.entry = entry.tolist() if entry.shape[1] == 1 else entry
-        self.exit = exit_.tolist() if exit_.shape[1] == 1 else exit_
-        self.col = {a: j for j, a in enumerate(assets)}
-        self.t = -1
+        self.entry = {a: (entry[:, j] > 0.0).tolist() for j, a in enumerate(assets)}
+        self.exit = {a: (exit_[:, j] > 0.0).tolist() for j, a in enumerate(assets)}
+        self.t = -1  # bar number: one more for every new timestamp
         self.last_ts = -1
         self.pos: dict[str, float] = {}
         self.pending: set[str] = set()
@@ -46,16 +49,15 @@ class CrossOnMarketData(Strategy):
             self.last_ts = ts
             self.t += 1
         asset = event.asset
-        j = self.col[asset]
-        t = self.t
         if asset in self.pending:
             return
-        if self.pos.get(asset, 0.0) == 0.0:
-            if self.entry[t][j] > 0.0:
+        held = self.pos.get(asset, 0.0)
+        if held == 0.0:
+            if self.entry[asset][self.t]:
                 self.buy(asset, CROSS_SIZE)
                 self.pending.add(asset)
-        elif self.exit[t][j] > 0.0:
-            self.sell(asset, self.pos[asset])
+        elif self.exit[asset][self.t]:
+            self.sell(asset, held)
             self.pending.add(asset)
 
 

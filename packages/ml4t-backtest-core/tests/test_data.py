@@ -108,6 +108,46 @@ class TestBuild:
         assert feed.registry["AAA"].multiplier == 50.0
         assert feed.registry["BBB"].multiplier == 1.0
 
+    def test_full_grid_frame_is_used_without_a_copy(self) -> None:
+        # every (timestamp, asset) present: float64 columns in one chunk back the feed as-is
+        df = prices().filter(pl.col("asset") == "AAA").with_columns(pl.col("volume") * 1.0)
+        feed = DataFeed.from_polars(df, signals=None)
+        assert np.shares_memory(feed.close, df.get_column("close").to_numpy())
+        assert np.shares_memory(feed.volume, df.get_column("volume").to_numpy())
+        assert feed.has_bar.all()
+        assert not feed.close.flags.writeable
+        assert feed.close.flags.c_contiguous
+
+    def test_full_grid_of_several_assets_matches_the_scattered_build(self) -> None:
+        dense = prices(
+            timestamp=[D1, D1, D2, D2, D3, D3],
+            asset=["AAA", "BBB"] * 3,
+            open=[10.0, 20.0, 11.0, 21.0, 12.0, 22.0],
+            high=[10.5, 20.5, 11.5, 21.5, 12.5, 22.5],
+            low=[9.5, 19.5, 10.5, 20.5, 11.5, 21.5],
+            close=[10.2, 20.2, 11.2, 21.2, 12.2, 22.2],
+            volume=[100, 200, 110, 210, 120, 220],
+        )
+        feed = DataFeed.from_polars(dense)
+        assert feed.has_bar.all()
+        assert feed.close.tolist() == [[10.2, 20.2], [11.2, 21.2], [12.2, 22.2]]
+        assert feed.volume[:, 1].tolist() == [200.0, 210.0, 220.0]
+        # without its last row the frame is scattered onto the grid: NaN in the hole
+        holed = DataFeed.from_polars(dense.head(5))
+        assert holed.has_bar[2].tolist() == [True, False]
+        assert math.isnan(holed.close[2, 1])
+        assert holed.close[:2].tolist() == feed.close[:2].tolist()
+
+    def test_full_grid_from_a_chunked_frame_is_contiguous(self) -> None:
+        # a frame read in several chunks (parquet row groups) is copied into one array each
+        df = pl.concat([prices().head(2), prices().tail(3)], rechunk=False)
+        chunked = df.filter(pl.col("asset") == "AAA")
+        assert chunked.n_chunks() > 1
+        feed = DataFeed.from_polars(chunked)
+        assert feed.close[:, 0].tolist() == [10.2, 11.2, 12.2]
+        assert feed.close.flags.c_contiguous
+        assert not feed.close.flags.writeable
+
 
 class TestTimestamps:
     def test_naive_datetime_of_any_unit_is_utc(self) -> None:

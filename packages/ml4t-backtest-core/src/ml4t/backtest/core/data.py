@@ -12,7 +12,9 @@ rows. ``repair="drop"`` or ``repair="fix"`` repairs instead and records what was
 `DataFeed.repair_report`.
 
 The feed then holds one C-contiguous float64 array of shape (T, A) per field, NaN where an
-asset has no bar, plus the boolean `has_bar` mask. Separate ``signals=`` (per asset) and
+asset has no bar, plus the boolean `has_bar` mask. When the frame has a row for every
+(timestamp, asset), a float64 column held in one chunk is used as it is (a read-only view of
+the frame's buffer, no copy); other columns are copied once. Separate ``signals=`` (per asset) and
 ``context=`` (market-wide, e.g. VIX) frames are aligned point-in-time: a value is visible
 at the first feed timestamp at or after its own timestamp plus the declared lag.
 """
@@ -313,20 +315,21 @@ class DataFeed:
             asset=asset,
             required=[*PRICE_COLUMNS, VOLUME],
         )
+        value_columns, naive_input, timezone = nf.value_columns, nf.naive, nf.timezone
         frame, report = validate_prices(nf, repair=repair)
+        del nf  # keep only the validated frame alive (its value columns may be read below)
         timestamps, assets, flat = _grid(frame)
         shape = (timestamps.size, len(assets))
-        has_bar = np.zeros(shape[0] * shape[1], dtype=np.bool_)
-        has_bar[flat] = True
-        fields: dict[str, FloatArray] = {}
-        for name in nf.value_columns:
-            arr = np.full(shape[0] * shape[1], np.nan)
-            arr[flat] = frame.get_column(name).to_numpy()
-            fields[name] = arr.reshape(shape)
-        del frame
-        signal_names = [n for n in nf.value_columns if n not in BASE_FIELDS + QUOTE_COLUMNS]
-        naive = {nf.naive}
-        aware = {nf.timezone} - {None}
+        fields = _scatter_fields(frame, value_columns, flat, shape)
+        if flat is None:
+            has_bar = np.ones(shape[0] * shape[1], dtype=np.bool_)
+        else:
+            has_bar = np.zeros(shape[0] * shape[1], dtype=np.bool_)
+            has_bar[flat] = True
+        del frame, flat
+        signal_names = [n for n in value_columns if n not in BASE_FIELDS + QUOTE_COLUMNS]
+        naive = {naive_input}
+        aware = {timezone} - {None}
         if signals is not None:
             snf = normalise_frame(
                 signals, timestamp_col=timestamp_col, asset_col=asset_col, what="signals"
@@ -680,17 +683,45 @@ def _check_timezones(naive: set[bool], aware: set[str | None]) -> None:
         )
 
 
-def _grid(frame: pl.DataFrame) -> tuple[IntArray, list[str], npt.NDArray[np.intp]]:
-    # Unique sorted timestamps, sorted assets, and the flat (t * A + a) index of every row.
+def _grid(frame: pl.DataFrame) -> tuple[IntArray, list[str], npt.NDArray[np.intp] | None]:
+    # Unique sorted timestamps, sorted assets, and the flat (t * A + a) index of every row;
+    # None instead of the index when the frame fills the whole grid. The frame is sorted by
+    # (timestamp, asset) with unique keys, so its rows then are the grid's cells in order.
     ts = frame.get_column(TS).to_numpy()
     new = np.empty(ts.size, dtype=np.bool_)
     new[0] = True
     np.not_equal(ts[1:], ts[:-1], out=new[1:])
-    t_idx = np.cumsum(new, dtype=np.intp) - 1
+    stamps = ts[new]
     assets = sorted(frame.get_column(ASSET).unique().to_list())
-    codes = frame.get_column(ASSET).cast(pl.Enum(assets)).to_physical().to_numpy()
-    flat = t_idx * len(assets) + codes.astype(np.intp)
-    return ts[new], assets, flat
+    if ts.size == stamps.size * len(assets):
+        return stamps, assets, None
+    flat = np.cumsum(new, dtype=np.intp)
+    flat -= 1
+    flat *= len(assets)
+    flat += frame.get_column(ASSET).cast(pl.Enum(assets)).to_physical().to_numpy()
+    return stamps, assets, flat
+
+
+def _scatter_fields(
+    frame: pl.DataFrame,
+    columns: Sequence[str],
+    flat: npt.NDArray[np.intp] | None,
+    shape: tuple[int, int],
+) -> dict[str, FloatArray]:
+    # One (T, A) float64 array per value column, NaN where an asset has no bar. A frame that
+    # fills the grid (`flat` None) is already in (T, A) order: its float64 columns are used
+    # as they are (a read-only view of the frame's buffer when it is one chunk without
+    # nulls), so the feed holds no second copy of the data.
+    out: dict[str, FloatArray] = {}
+    for name in columns:
+        values = frame.get_column(name).to_numpy()
+        if flat is None:
+            arr = values if values.dtype == np.float64 else values.astype(np.float64)
+        else:
+            arr = np.full(shape[0] * shape[1], np.nan)
+            arr[flat] = values
+        out[name] = arr.reshape(shape)
+    return out
 
 
 def _align_signals(
