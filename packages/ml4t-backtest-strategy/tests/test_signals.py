@@ -242,60 +242,64 @@ def test_weights_refuse_position_risk_rules():
         run_signals(feed, WeightStrategy("w"), config.replace(risk={"stop_loss": 0.1}))
 
 
-# -- the compiled result builders against the numpy expressions they replace ----------------------
+# -- the compiled bar recorder against the numpy expressions it replaces ------------------------
 def _bits(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64).view(np.int64)
 
 
-@pytest.mark.parametrize("seed", range(5))
-def test_equity_curve_kernels_match_numpy_bit_for_bit(seed: int) -> None:
-    from ml4t.backtest.strategy.nb import equity_curve_nb, exposures_1_nb  # noqa: PLC0415
+@pytest.mark.parametrize(("seed", "n_a", "shorts"), [(0, 1, False), (1, 1, True), (2, 3, False),
+                                                      (3, 5, True), (4, 7, True)])  # fmt: skip
+def test_record_bar_kernel_matches_numpy_bit_for_bit(seed: int, n_a: int, shorts: bool) -> None:
+    from ml4t.backtest.strategy.nb import CURVE_FIELDS, record_bar_nb  # noqa: PLC0415
 
     rng = np.random.default_rng(seed)
-    n = 500
-    value = rng.normal(0.0, 1e4, (n, 1))
-    value[rng.random(n) < 0.3] = 0.0
-    value[5, 0] = -0.0
-    value[7, 0] = np.nan
-    equity = 1e5 + rng.normal(0.0, 1e3, n).cumsum()
-    equity[10] = 0.0
-    equity[11] = -0.0
-    equity[20] = np.nan
-    equity[30] = np.inf
-    mv, long_e, short_e = np.empty(n), np.empty(n), np.empty(n)
-    exposures_1_nb(value, mv, long_e, short_e)
-    np.testing.assert_array_equal(_bits(mv), _bits(value.sum(axis=1)))
-    np.testing.assert_array_equal(_bits(long_e), _bits(np.where(value > 0, value, 0.0).sum(axis=1)))
-    np.testing.assert_array_equal(
-        _bits(short_e), _bits(np.where(value < 0, value, 0.0).sum(axis=1))
-    )
-    outs = [np.empty(n) for _ in range(5)]
-    equity_curve_nb(equity, long_e, short_e, 1e5, *outs)
+    n = 400
+    qty = rng.integers(1, 50, (n, n_a)).astype(float)
+    qty[rng.random((n, n_a)) < 0.4] = 0.0
+    if shorts:  # short positions from a third of the way in (the recorder back-fills)
+        qty[n // 3 :] *= np.where(rng.random((n - n // 3, n_a)) < 0.3, -1.0, 1.0)
+    last = rng.uniform(1.0, 200.0, (n, n_a))
+    mult = rng.choice([1.0, 50.0], n_a)
+    cash = 1e5 - (qty * last * mult).sum(axis=1) + rng.normal(0.0, 1e3, n)
+    cash[10] = -(qty[10] * last[10] * mult).sum()  # equity 0: leverage NaN, inf returns
+    ts = np.arange(n, dtype=np.int64) * 7
+    curve = np.full((len(CURVE_FIELDS), n), np.nan)
+    pos = (np.empty(n * n_a, np.int64), np.empty(n * n_a, np.int64), np.empty(n * n_a),
+           np.empty(n * n_a))  # fmt: skip
+    state = np.array([1e5, np.nan, 1.0])
+    n_pos = 0
+    for t in range(n):
+        n_pos = record_bar_nb(t, int(ts[t]), float(cash[t]), qty[t], last[t], mult, curve,
+                              *pos, n_pos, state)  # fmt: skip
+    assert (state[2] == 0.0) == shorts
+    if state[2]:  # simple: the caller fills these rows from the long exposure
+        curve[[2, 3, 4]] = curve[5]
+        curve[6] = 0.0
+    value = np.where(qty != 0.0, qty * last * mult, 0.0)
+    equity = cash.copy()
+    for j in range(n_a):  # in column order, held positions only (as the engine marks)
+        equity = np.where(qty[:, j] != 0.0, equity + value[:, j], equity)
+    long_e = np.where(value > 0, value, 0.0).sum(axis=1)
+    short_e = np.where(value < 0, value, 0.0).sum(axis=1)
     gross = long_e - short_e
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = [
+            equity,
+            cash,
+            value.sum(axis=1),
             gross,
             long_e + short_e,
+            long_e,
+            short_e,
             np.where(equity != 0.0, gross / equity, np.nan),
             equity / np.concatenate([[1e5], equity[:-1]]) - 1.0,
             equity / np.maximum.accumulate(equity) - 1.0,
         ]
-    for got, want in zip(outs, expected, strict=True):
-        np.testing.assert_array_equal(_bits(got), _bits(want))
-
-
-def test_nonzero_positions_kernel_matches_np_nonzero() -> None:
-    from ml4t.backtest.strategy.nb import nonzero_positions_nb  # noqa: PLC0415
-
-    rng = np.random.default_rng(0)
-    qty = np.where(rng.random((200, 3)) < 0.4, rng.integers(-5, 6, (200, 3)), 0).astype(float)
-    value = qty * 10.0
-    ts = np.arange(200, dtype=np.int64) * 7
-    n = int(np.count_nonzero(qty))
-    out = (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty(n))
-    nonzero_positions_nb(ts, qty, value, *out)
+    for name, got, want in zip(CURVE_FIELDS, curve, expected, strict=True):
+        np.testing.assert_array_equal(_bits(got), _bits(want), err_msg=name)
     rows, cols = np.nonzero(qty)
-    np.testing.assert_array_equal(out[0], ts[rows])
-    np.testing.assert_array_equal(out[1], cols)
-    np.testing.assert_array_equal(out[2], qty[rows, cols])
-    np.testing.assert_array_equal(out[3], value[rows, cols])
+    assert n_pos == rows.size
+    np.testing.assert_array_equal(pos[0][:n_pos], ts[rows])
+    np.testing.assert_array_equal(pos[1][:n_pos], cols)
+    np.testing.assert_array_equal(pos[2][:n_pos], qty[rows, cols])
+    np.testing.assert_array_equal(pos[3][:n_pos], value[rows, cols])

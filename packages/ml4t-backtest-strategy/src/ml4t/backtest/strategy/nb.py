@@ -21,19 +21,19 @@ import numpy.typing as npt
 from numba import njit
 
 __all__ = [
+    "CURVE_FIELDS",
     "FILL_FIELDS",
     "ORDER_FIELDS",
     "TRADE_FIELDS",
     "commission_nb",
-    "equity_curve_nb",
-    "exposures_1_nb",
     "fee_inclusive_quantity_nb",
     "floor_to_step_nb",
-    "nonzero_positions_nb",
+    "record_bar_nb",
     "simulate_signals_nb",
+    "simulate_weights_nb",
 ]
 
-# Columns of the record arrays the kernel returns (all float64).
+# Rows of the equity-curve array and columns of the record arrays (all float64).
 FILL_FIELDS = (
     "bar", "order_id", "asset", "side", "quantity", "price", "reference_price",
     "commission", "slippage", "remaining", "tag",
@@ -41,6 +41,10 @@ FILL_FIELDS = (
 ORDER_FIELDS = (
     "order_id", "created_bar", "updated_bar", "asset", "side", "quantity", "order_type",
     "status", "filled_quantity", "average_fill_price", "reason", "tag",
+)  # fmt: skip
+CURVE_FIELDS = (
+    "equity", "cash", "market_value", "gross_exposure", "net_exposure", "long_exposure",
+    "short_exposure", "leverage", "returns", "drawdown",
 )  # fmt: skip
 TRADE_FIELDS = (
     "asset", "quantity", "entry_bar", "exit_bar", "entry_price", "exit_price", "gross_pnl",
@@ -158,15 +162,105 @@ def _round_qty(q: float, step: float) -> float:
     return math.floor(abs(q) / step + _ROUND_EPS) * step
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True)
+def _is_signal(x: float) -> bool:
+    # a signal column's value counts when finite and non-zero (NaN: no signal)
+    return x != 0.0 and math.isfinite(x)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def record_bar_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
+    t: int,
+    ts_t: int,
+    cash: float,
+    qty: npt.NDArray[np.float64],
+    last: npt.NDArray[np.float64],
+    mult: npt.NDArray[np.float64],
+    curve: npt.NDArray[np.float64],
+    pos_ts: npt.NDArray[np.int64],
+    pos_col: npt.NDArray[np.int64],
+    pos_qty: npt.NDArray[np.float64],
+    pos_value: npt.NDArray[np.float64],
+    n_pos: int,
+    state: npt.NDArray[np.float64],
+) -> int:
+    """Record bar `t`: its row of the equity curve and its non-zero positions.
+
+    Writes column `t` of `curve` (rows `CURVE_FIELDS`): equity (cash plus each held
+    position's ``qty * last * mult``, in column order), cash, market value, long and short
+    exposure (sums of the positive and of the negative values), ``gross = long - short``,
+    ``net = long + short``, ``leverage = gross / equity`` (NaN where equity is 0),
+    ``returns = equity / previous - 1`` and ``drawdown = equity / running peak - 1``, IEEE
+    results (inf/NaN) where a divisor is 0, NaN propagating in the peak as in
+    ``np.maximum.accumulate``. Appends ``(ts_t, column, qty, value)`` of each non-zero
+    position at row `n_pos` of ``pos_*`` and returns the new row count.
+
+    `state` holds ``[previous equity, peak, simple]``, ``[init_cash, nan, 1.0]`` before
+    bar 0. While every bar is *simple* (no short exposure and market value equal to the long
+    exposure, as in any long-only run) the market value, gross, net and short rows are not
+    written: they equal the long exposure (bit for bit) and zeros, and the caller uses
+    those; the first bar that is not simple fills them in for the bars before it and clears
+    the flag.
+    """
+    eq = cash
+    mv = 0.0
+    lg = 0.0
+    sh = 0.0
+    for j in range(qty.shape[0]):
+        q = qty[j]
+        if q != 0.0:
+            v = q * last[j] * mult[j]
+            eq += v
+            mv += v
+            if v > 0.0:
+                lg += v
+            elif v < 0.0:
+                sh += v
+            pos_ts[n_pos] = ts_t
+            pos_col[n_pos] = j
+            pos_qty[n_pos] = q
+            pos_value[n_pos] = v
+            n_pos += 1
+    simple = state[2] != 0.0
+    if simple and not (sh == 0.0 and mv == lg):
+        for u in range(t):
+            x = curve[5, u]
+            curve[2, u] = x
+            curve[3, u] = x
+            curve[4, u] = x
+            curve[6, u] = 0.0
+        state[2] = 0.0
+        simple = False
+    gross = lg - sh
+    curve[0, t] = eq
+    curve[1, t] = cash
+    curve[5, t] = lg
+    if not simple:
+        curve[2, t] = mv
+        curve[3, t] = gross
+        curve[4, t] = lg + sh
+        curve[6, t] = sh
+    curve[7, t] = gross / eq if eq != 0.0 else np.nan
+    curve[8, t] = eq / state[0] - 1.0
+    state[0] = eq
+    peak = eq if t == 0 else state[1]
+    if not (peak >= eq or math.isnan(peak)):
+        peak = eq
+    state[1] = peak
+    curve[9, t] = eq / peak - 1.0
+    return n_pos
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def simulate_signals_nb(  # noqa: PLR0917
     open_: npt.NDArray[np.float64],
     high: npt.NDArray[np.float64],
     low: npt.NDArray[np.float64],
     close: npt.NDArray[np.float64],
     price: npt.NDArray[np.float64],
-    entries: npt.NDArray[np.bool_],
-    exits: npt.NDArray[np.bool_],
+    entries: npt.NDArray[np.float64],
+    exits: npt.NDArray[np.float64],
+    use_exits: bool,
     init_cash: float,
     mult: npt.NDArray[np.float64],
     step: npt.NDArray[np.float64],
@@ -189,33 +283,31 @@ def simulate_signals_nb(  # noqa: PLR0917
     trailing_stop: float,
     max_bars: int,
     close_at_end: bool,
-    equity_out: npt.NDArray[np.float64],
-    cash_out: npt.NDArray[np.float64],
-    qty_hist: npt.NDArray[np.float64],
-    value_hist: npt.NDArray[np.float64],
+    ts: npt.NDArray[np.int64],
+    curve: npt.NDArray[np.float64],
+    pos_ts: npt.NDArray[np.int64],
+    pos_col: npt.NDArray[np.int64],
+    pos_qty: npt.NDArray[np.float64],
+    pos_value: npt.NDArray[np.float64],
     fills: npt.NDArray[np.float64],
     orders: npt.NDArray[np.float64],
     trades: npt.NDArray[np.float64],
-) -> tuple[
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-]:
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, bool]:
     """Run a long-only entry/exit signal strategy; twin of `SignalStrategy` in the engine.
 
-    Returns ``(equity, cash, qty_hist, value_hist, fills, orders, trades)``: per-bar equity
-    and cash (T,), positions and their marked values (T, A), and record arrays whose columns
-    are `FILL_FIELDS`, `ORDER_FIELDS` and `TRADE_FIELDS`.
+    `entries` and `exits` are the feed's signal columns as they are (a finite non-zero
+    value is a signal; `exits` is read only when `use_exits`). Each bar is recorded by
+    `record_bar_nb` into `curve` (the equity curve's columns, `CURVE_FIELDS`) and the
+    position rows ``pos_*``; `ts` gives the positions' timestamps.
+
+    Returns ``(fills, orders, trades, n_positions, simple)``: the used leading rows of the
+    record arrays (columns `FILL_FIELDS`, `ORDER_FIELDS`, `TRADE_FIELDS`), the number of
+    position rows written and `record_bar_nb`'s ``simple`` flag.
 
     The caller allocates the outputs (with numpy, whose allocator makes large arrays far
-    cheaper to touch than the kernel's): ``equity_out``/``cash_out`` of shape (T,),
-    ``qty_hist``/``value_hist`` (T, A) of zeros, and zeroed record arrays with room for
-    every fill (11 columns), order (12) and trade (15); the record arrays returned are their
-    used leading rows.
+    cheaper to touch than the kernel's): `curve` of shape (10, T), the position columns
+    with room for T * A rows, and zeroed record arrays with room for every fill (11
+    columns), order (12) and trade (15).
     """
     n_t, n_a = close.shape
     cash = init_cash
@@ -253,16 +345,54 @@ def simulate_signals_nb(  # noqa: PLR0917
     cand = np.empty(n_a, dtype=np.int64)
     is_exit = np.zeros(n_a, dtype=np.bool_)
     fill_j = np.empty(n_a, dtype=np.int64)
+    n_pos = 0
+    acc = np.array([init_cash, np.nan, 1.0])  # record_bar_nb's state
     for t in range(n_t):
+        # ---- a quiet bar (no working order, no risk rule armed, no signal the strategy
+        # acts on, not the last bar) only marks and records: the same steps as below,
+        # without the passes that would find nothing to do
+        quiet = not (close_at_end and t == n_t - 1)
+        for j in range(n_a):
+            if not quiet:
+                break
+            if o_slot[j] >= 0:
+                quiet = False
+            elif qty[j] > 0.0:
+                quiet = not (risk_on or (use_exits and _is_signal(exits[t, j])))
+            elif qty[j] == 0.0:
+                quiet = not _is_signal(entries[t, j])
+        if quiet:
+            for j in range(n_a):
+                p = price[t, j]
+                if not math.isnan(p):
+                    last[j] = p
+                c = close[t, j]
+                if not math.isnan(c):
+                    ref_close[j] = c
+                if k_qty[j] > 0.0:
+                    k_best[j] = np.fmax(k_best[j], high[t, j])
+                    k_worst[j] = np.fmin(k_worst[j], low[t, j])
+                elif k_qty[j] < 0.0:
+                    k_best[j] = np.fmin(k_best[j], low[t, j])
+                    k_worst[j] = np.fmax(k_worst[j], high[t, j])
+            bar_count += 1
+            n_pos = record_bar_nb(
+                t, ts[t], cash, qty, last, mult, curve, pos_ts, pos_col, pos_qty, pos_value,
+                n_pos, acc,
+            )  # fmt: skip
+            continue
         # ---------------------------------------------------------- 2/6. broker passes
         for phase in range(2):
             if phase == 1:
                 # 5. strategy (and 4. risk) run between the two passes: see below
-                # ---- 3. mark
+                # ---- 3. mark; the broker's last close is this bar's from the first pass on
                 for j in range(n_a):
                     p = price[t, j]
                     if not math.isnan(p):
                         last[j] = p
+                    c = close[t, j]
+                    if not math.isnan(c):
+                        ref_close[j] = c
                 for j in range(n_a):
                     if k_qty[j] != 0.0:
                         if k_qty[j] > 0.0:
@@ -323,21 +453,23 @@ def simulate_signals_nb(  # noqa: PLR0917
                         o_elig[j] = t if same_close else t + 1
                         o_close_phase[j] = same_close
                 # ---- 5. strategy: act only on assets with nothing pending
-                equity = cash
-                for j in range(n_a):
-                    if qty[j] != 0.0:
-                        equity += qty[j] * last[j] * mult[j]
+                equity = math.nan  # computed when an entry sizes by it
                 for j in range(n_a):
                     if o_slot[j] >= 0:
                         continue
                     q = 0.0
-                    if qty[j] > 0.0 and exits[t, j]:
+                    if qty[j] > 0.0 and use_exits and _is_signal(exits[t, j]):
                         q = -qty[j]
-                    elif qty[j] == 0.0 and entries[t, j]:
+                    elif qty[j] == 0.0 and _is_signal(entries[t, j]):
                         p = last[j]
                         if math.isnan(p) or p <= 0.0:
                             continue
                         if size_mode == 0:
+                            if math.isnan(equity):
+                                equity = cash
+                                for k in range(n_a):
+                                    if qty[k] != 0.0:
+                                        equity += qty[k] * last[k] * mult[k]
                             q = _round_qty(size_value * equity / (p * mult[j]), step[j])
                         elif size_mode == 1:
                             q = _round_qty(size_value, step[j])
@@ -423,10 +555,6 @@ def simulate_signals_nb(  # noqa: PLR0917
                 cand[n_c] = j
                 n_c += 1
             if n_c == 0:
-                for j in range(n_a):  # the broker's last close, after either pass
-                    c = close[t, j]
-                    if not math.isnan(c):
-                        ref_close[j] = c
                 continue
             # order: exits first (position reduced), then by order id
             for i in range(n_c):
@@ -642,29 +770,12 @@ def simulate_signals_nb(  # noqa: PLR0917
                     k_spu[j] = spu
                     k_best[j] = px
                     k_worst[j] = px
-            for j in range(n_a):
-                c = close[t, j]
-                if not math.isnan(c):
-                    ref_close[j] = c
         # ---------------------------------------------------------------- 7. record
-        eq = cash
-        for j in range(n_a):
-            if qty[j] != 0.0:
-                v = qty[j] * last[j] * mult[j]
-                eq += v
-                value_hist[t, j] = v
-                qty_hist[t, j] = qty[j]
-        equity_out[t] = eq
-        cash_out[t] = cash
-    return (
-        equity_out,
-        cash_out,
-        qty_hist,
-        value_hist,
-        fills[:n_fill],
-        orders[:n_order],
-        trades[:n_trade],
-    )
+        n_pos = record_bar_nb(
+            t, ts[t], cash, qty, last, mult, curve, pos_ts, pos_col, pos_qty, pos_value,
+            n_pos, acc,
+        )  # fmt: skip
+    return fills[:n_fill], orders[:n_order], trades[:n_trade], n_pos, acc[2] != 0.0
 
 
 TAG_REBALANCE = 8
@@ -782,7 +893,7 @@ def _book_fill_lots(  # noqa: PLR0917
     return n_free, n_trade
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def simulate_weights_nb(  # noqa: PLR0917
     open_: npt.NDArray[np.float64],
     high: npt.NDArray[np.float64],
@@ -806,20 +917,19 @@ def simulate_weights_nb(  # noqa: PLR0917
     close_at_end: bool,
     fill_cap: int,
     order_cap: int,
-) -> tuple[
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-    npt.NDArray[np.float64],
-]:
+    ts: npt.NDArray[np.int64],
+    curve: npt.NDArray[np.float64],
+    pos_ts: npt.NDArray[np.int64],
+    pos_col: npt.NDArray[np.int64],
+    pos_qty: npt.NDArray[np.float64],
+    pos_value: npt.NDArray[np.float64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, bool]:
     """Run a target-weight strategy; twin of `WeightStrategy` (``rebalance`` every bar).
 
     Cash account, long-only (a sell beyond the holding is refused at submit, as the broker
-    does); orders may stay working while an asset has no bar. Returns the same arrays as
-    `simulate_signals_nb`; trades have a 16th column, the side.
+    does); orders may stay working while an asset has no bar. Takes and returns the same
+    outputs as `simulate_signals_nb` (the record arrays are allocated here and grow as
+    needed); trades have a 16th column, the side.
     """
     n_t, n_a = close.shape
     cash = init_cash
@@ -843,10 +953,8 @@ def simulate_weights_nb(  # noqa: PLR0917
     free = np.arange(lot_cap - 1, -1, -1).astype(np.int64)
     n_free = lot_cap
     bar_count = 0
-    equity_out = np.empty(n_t)
-    cash_out = np.empty(n_t)
-    qty_hist = np.zeros((n_t, n_a))
-    value_hist = np.zeros((n_t, n_a))
+    n_pos = 0
+    acc = np.array([init_cash, np.nan, 1.0])  # record_bar_nb's state
     start_rows = min(order_cap, 4 * n_a + 64)  # record arrays grow as needed
     fills = np.zeros((start_rows, 11))
     orders = np.zeros((start_rows, 12))
@@ -1138,106 +1246,9 @@ def simulate_weights_nb(  # noqa: PLR0917
                 c = close[t, j]
                 if not math.isnan(c):
                     ref_close[j] = c
-        # ---- 7. record
-        eq = cash
-        for j in range(n_a):
-            if qty[j] != 0.0:
-                v = qty[j] * last[j] * mult[j]
-                eq += v
-                value_hist[t, j] = v
-                qty_hist[t, j] = qty[j]
-        equity_out[t] = eq
-        cash_out[t] = cash
-    return (
-        equity_out,
-        cash_out,
-        qty_hist,
-        value_hist,
-        fills[:n_fill],
-        orders[:n_order],
-        trades[:n_trade],
-    )
-
-
-@njit(cache=True)
-def exposures_1_nb(
-    value: npt.NDArray[np.float64],
-    mv: npt.NDArray[np.float64],
-    long_e: npt.NDArray[np.float64],
-    short_e: npt.NDArray[np.float64],
-) -> None:
-    """Fill market value, long and short exposure of a one-asset (T, 1) value array.
-
-    The same numbers as numpy's ``value.sum(axis=1)`` and
-    ``np.where(value > 0, value, 0.0).sum(axis=1)`` (resp. ``< 0``): a one-element row sum
-    is ``0.0 + x``. The caller allocates the (T,) outputs.
-    """
-    for t in range(value.shape[0]):
-        v = value[t, 0]
-        mv[t] = 0.0 + v
-        long_e[t] = 0.0 + (v if v > 0 else 0.0)
-        short_e[t] = 0.0 + (v if v < 0 else 0.0)
-
-
-@njit(cache=True, error_model="numpy")
-def equity_curve_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
-    equity: npt.NDArray[np.float64],
-    long_e: npt.NDArray[np.float64],
-    short_e: npt.NDArray[np.float64],
-    init_cash: float,
-    gross: npt.NDArray[np.float64],
-    net: npt.NDArray[np.float64],
-    leverage: npt.NDArray[np.float64],
-    returns: npt.NDArray[np.float64],
-    drawdown: npt.NDArray[np.float64],
-) -> None:
-    """Fill gross and net exposure, leverage, returns and drawdown of the curve, one pass.
-
-    Element by element the numpy expressions of the engine's curve (IEEE results, inf/NaN
-    where equity is 0): ``gross = long - short``, ``net = long + short``,
-    ``leverage = where(equity != 0, gross / equity, nan)``,
-    ``returns = equity / [init_cash, equity[:-1]] - 1`` and
-    ``drawdown = equity / maximum.accumulate(equity) - 1`` (NaN propagates like
-    ``np.maximum``). The caller allocates the (T,) outputs.
-    """
-    n_t = equity.shape[0]
-    prev = init_cash
-    peak = equity[0] if n_t else 0.0
-    for t in range(n_t):
-        e = equity[t]
-        g = long_e[t] - short_e[t]
-        gross[t] = g
-        net[t] = long_e[t] + short_e[t]
-        leverage[t] = g / e if e != 0.0 else np.nan
-        returns[t] = e / prev - 1.0
-        prev = e
-        if not (peak >= e or math.isnan(peak)):
-            peak = e
-        drawdown[t] = e / peak - 1.0
-
-
-@njit(cache=True)
-def nonzero_positions_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
-    ts: npt.NDArray[np.int64],
-    qty: npt.NDArray[np.float64],
-    value: npt.NDArray[np.float64],
-    ts_out: npt.NDArray[np.int64],
-    col_out: npt.NDArray[np.int64],
-    qty_out: npt.NDArray[np.float64],
-    value_out: npt.NDArray[np.float64],
-) -> None:
-    """Fill the (timestamp, column, quantity, value) rows of the non-zero positions.
-
-    Row-major order, as ``np.nonzero(qty)`` gives them; the caller allocates the outputs
-    with ``np.count_nonzero(qty)`` rows.
-    """
-    k = 0
-    for t in range(qty.shape[0]):
-        for j in range(qty.shape[1]):
-            q = qty[t, j]
-            if q != 0.0:
-                ts_out[k] = ts[t]
-                col_out[k] = j
-                qty_out[k] = q
-                value_out[k] = value[t, j]
-                k += 1
+        # ---------------------------------------------------------------- 7. record
+        n_pos = record_bar_nb(
+            t, ts[t], cash, qty, last, mult, curve, pos_ts, pos_col, pos_qty, pos_value,
+            n_pos, acc,
+        )  # fmt: skip
+    return fills[:n_fill], orders[:n_order], trades[:n_trade], n_pos, acc[2] != 0.0

@@ -47,13 +47,7 @@ from ml4t.backtest.strategy.config import (
     FillTiming,
     ShareRounding,
 )
-from ml4t.backtest.strategy.nb import (
-    equity_curve_nb,
-    exposures_1_nb,
-    nonzero_positions_nb,
-    simulate_signals_nb,
-    simulate_weights_nb,
-)
+from ml4t.backtest.strategy.nb import CURVE_FIELDS, simulate_signals_nb, simulate_weights_nb
 from ml4t.backtest.strategy.result import (
     FILLS_SCHEMA,
     ORDERS_SCHEMA,
@@ -267,18 +261,11 @@ def run_signals(
         raise ConfigError(f"`price_column` {config.price_column!r} is not a field of the feed")
     assets = tuple(data_feed.assets)
     n_t, n_a = data_feed.close.shape
-    entries = _as_signal(fields[strategy.entries])
-    exits = (
-        _as_signal(fields[strategy.exits])
-        if strategy.exits is not None
-        else np.zeros((n_t, n_a), dtype=np.bool_)
-    )
-    registry = data_feed.registry
-    defs = [registry[a] for a in assets]
-    mult = np.array([d.multiplier for d in defs], dtype=np.float64)
-    step = np.array([config.rounding_step(d.lot_size) for d in defs], dtype=np.float64)
-    lot = np.array([d.lot_size for d in defs], dtype=np.float64)
-    lot_dec = np.array([_decimals(d.lot_size) for d in defs], dtype=np.int64)
+    # the kernel reads the signal columns as they are (finite non-zero = signal)
+    entries = _float_array(fields[strategy.entries])
+    use_exits = strategy.exits is not None
+    exits = _float_array(fields[strategy.exits]) if strategy.exits is not None else entries
+    mult, step, lot, lot_dec = _asset_arrays(data_feed, assets, config)
     sizing = config.sizing
     size_mode, size_value = {
         "percent_equity": (0, sizing.percent),
@@ -288,14 +275,18 @@ def run_signals(
     comm_kind, c1, c2, c3, c4 = _commission_params(config)
     slip_kind, slip_value = _slippage_params(config)
     risk = config.risk
+    # every entry gives at most an order, a fill and a trade in and out (NaNs count too:
+    # an upper bound is all the buffers need, and untouched rows cost no memory)
     n_entries = int(np.count_nonzero(entries))
     fill_cap = 2 * n_entries + 2 * n_a + 1
     order_cap = 4 * n_entries + 3 * n_a + 1
+    ts = _timestamps(data_feed)
     # the data's fingerprint is hashed in a second thread while the kernel runs (both
     # release the GIL); a feed computes its digest once and keeps it
     fingerprint_of = _in_thread(_venue.fingerprint, data_feed, threaded=n_t >= _THREAD_MIN)
     kernel_started = time.perf_counter()
-    equity, cash, qty, value, fills, orders, trades = simulate_signals_nb(
+    out = _Outputs(n_t, n_a)
+    fills, orders, trades, n_pos, simple = simulate_signals_nb(
         data_feed.open,
         data_feed.high,
         data_feed.low,
@@ -303,6 +294,7 @@ def run_signals(
         fields[config.price_column],
         entries,
         exits,
+        use_exits,
         float(config.initial_cash),
         mult,
         step,
@@ -325,13 +317,19 @@ def run_signals(
         _nan_if_none(risk.trailing_stop),
         risk.max_bars_held or 0,
         config.close_positions_at_end,
-        *_signal_buffers(n_t, n_a, fill_cap, order_cap),
+        ts,
+        out.curve,
+        out.pos_ts,
+        out.pos_col,
+        out.pos_qty,
+        out.pos_value,
+        np.zeros((fill_cap, 11), order="F"),
+        np.zeros((order_cap, 12), order="F"),
+        np.zeros((fill_cap, 15), order="F"),
     )
     kernel_seconds = time.perf_counter() - kernel_started
-    ts = np.asarray(data_feed.timestamps, dtype=np.int64)
     result = _result(
-        ts, assets, mult, equity, cash, qty, value, fills, orders, trades, config,
-        fingerprint_of,
+        ts, assets, mult, out, n_pos, simple, fills, orders, trades, config, fingerprint_of,
         started, type(strategy).__qualname__,
     )  # fmt: skip
     result.metadata["kernel_seconds"] = kernel_seconds
@@ -347,18 +345,18 @@ def _run_weights(
     if config.price_column not in fields:
         raise ConfigError(f"`price_column` {config.price_column!r} is not a field of the feed")
     assets = tuple(data_feed.assets)
-    registry = data_feed.registry
-    defs = [registry[a] for a in assets]
-    mult = np.array([d.multiplier for d in defs], dtype=np.float64)
-    step = np.array([config.rounding_step(d.lot_size) for d in defs], dtype=np.float64)
-    weights = np.asarray(fields[strategy.weights], dtype=np.float64)
+    n_t, n_a = data_feed.close.shape
+    mult, step, _, _ = _asset_arrays(data_feed, assets, config)
+    weights = _float_array(fields[strategy.weights])
     n_rows = int(np.count_nonzero(~np.isnan(weights).all(axis=1)))
-    n_a = len(assets)
     order_cap = n_rows * n_a + 2 * n_a + 1
     comm_kind, c1, c2, c3, c4 = _commission_params(config)
     slip_kind, slip_value = _slippage_params(config)
+    ts = _timestamps(data_feed)
+    fingerprint_of = _in_thread(_venue.fingerprint, data_feed, threaded=n_t >= _THREAD_MIN)
     kernel_started = time.perf_counter()
-    equity, cash, qty, value, fills, orders, trades = simulate_weights_nb(
+    out = _Outputs(n_t, n_a)
+    fills, orders, trades, n_pos, simple = simulate_weights_nb(
         data_feed.open,
         data_feed.high,
         data_feed.low,
@@ -381,33 +379,67 @@ def _run_weights(
         config.close_positions_at_end,
         order_cap,
         order_cap,
+        ts,
+        out.curve,
+        out.pos_ts,
+        out.pos_col,
+        out.pos_qty,
+        out.pos_value,
     )
     kernel_seconds = time.perf_counter() - kernel_started
-    ts = np.asarray(data_feed.timestamps, dtype=np.int64)
     result = _result(
-        ts, assets, mult, equity, cash, qty, value, fills, orders, trades, config,
-        lambda: _venue.fingerprint(data_feed),
+        ts, assets, mult, out, n_pos, simple, fills, orders, trades, config, fingerprint_of,
         started, type(strategy).__qualname__,
     )  # fmt: skip
     result.metadata["kernel_seconds"] = kernel_seconds
     return result
 
 
-def _signal_buffers(
-    n_t: int, n_a: int, fill_cap: int, order_cap: int
-) -> tuple[npt.NDArray[np.float64], ...]:
-    # the outputs of `simulate_signals_nb`, allocated by numpy: touching fresh memory that
-    # numba allocated costs several times more (no huge pages, no reuse). The record arrays
-    # are column-major so that each result column is one contiguous slice (no copy).
-    return (
-        np.empty(n_t),
-        np.empty(n_t),
-        np.zeros((n_t, n_a)),
-        np.zeros((n_t, n_a)),
-        np.zeros((fill_cap, 11), order="F"),
-        np.zeros((order_cap, 12), order="F"),
-        np.zeros((fill_cap, 15), order="F"),
-    )
+class _Outputs:
+    # The per-bar outputs of the kernels, in one zeroed numpy allocation: a large one is
+    # mapped fresh (zero pages, no memset) with huge pages, so that first touch, most of
+    # the cost of writing them, is several times cheaper than for separate arrays or for
+    # memory numba allocates; rows a run does not write are never touched and cost no
+    # memory. Rows: the equity curve's columns (`CURVE_FIELDS`, each contiguous: a frame
+    # column without a copy), one row of zeros, then the position columns with room for
+    # every (bar, asset).
+    __slots__ = ("curve", "pos_col", "pos_qty", "pos_ts", "pos_value", "zeros")
+
+    def __init__(self, n_t: int, n_a: int) -> None:
+        n_c = len(CURVE_FIELDS)
+        buffer = np.zeros((n_c + 1 + 4 * n_a, n_t))
+        self.curve = buffer[:n_c]
+        self.zeros = buffer[n_c]
+        pos = buffer[n_c + 1 :].reshape(4, n_t * n_a)
+        self.pos_ts, self.pos_col = pos[0].view(np.int64), pos[1].view(np.int64)
+        self.pos_qty, self.pos_value = pos[2], pos[3]
+
+
+def _float_array(values: Any) -> npt.NDArray[np.float64]:
+    # a feed column as float64 (no copy when it already is)
+    out: npt.NDArray[np.float64] = np.asarray(values, dtype=np.float64)
+    return out
+
+
+def _timestamps(data_feed: Any) -> npt.NDArray[np.int64]:
+    out: npt.NDArray[np.int64] = np.asarray(data_feed.timestamps, dtype=np.int64)
+    return out
+
+
+def _asset_arrays(
+    data_feed: Any, assets: tuple[str, ...], config: BacktestConfig
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+]:  # fmt: skip
+    # per asset: multiplier, quantity step, lot size and the lot size's decimals
+    registry = data_feed.registry
+    defs = [registry[a] for a in assets]
+    mult = np.array([d.multiplier for d in defs], dtype=np.float64)
+    step = np.array([config.rounding_step(d.lot_size) for d in defs], dtype=np.float64)
+    lot = np.array([d.lot_size for d in defs], dtype=np.float64)
+    lot_dec = np.array([_decimals(d.lot_size) for d in defs], dtype=np.int64)
+    return mult, step, lot, lot_dec
 
 
 def _nan_if_none(value: float | None) -> float:
@@ -495,14 +527,13 @@ def _times(ts: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> pl.Series:
     return pl.Series(ts[rows], dtype=pl.Int64).cast(_TS)
 
 
-def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
+def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
     ts: npt.NDArray[np.int64],
     assets: tuple[str, ...],
     mult: npt.NDArray[np.float64],
-    equity: npt.NDArray[np.float64],
-    cash: npt.NDArray[np.float64],
-    qty: npt.NDArray[np.float64],
-    value: npt.NDArray[np.float64],
+    out: _Outputs,
+    n_pos: int,
+    simple: bool,
     fills: npt.NDArray[np.float64],
     orders: npt.NDArray[np.float64],
     trades: npt.NDArray[np.float64],
@@ -514,37 +545,16 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
     # Frames are built column by column from the kernel's arrays (numpy -> polars without
     # a copy); labels (assets, tags, statuses) are gathered from small lookup Series.
     names = pl.Series(assets, dtype=pl.String)
-    # the kernels record a value only where the position is non-zero (0.0 elsewhere), so
-    # `value` is already the marked value of held positions
-    n_t = equity.shape[0]
-    if value.shape[1] == 1:
-        mv, long_e, short_e = np.empty(n_t), np.empty(n_t), np.empty(n_t)
-        exposures_1_nb(value, mv, long_e, short_e)
-    else:
-        long_e = np.where(value > 0, value, 0.0).sum(axis=1)
-        short_e = np.where(value < 0, value, 0.0).sum(axis=1)
-        mv = value.sum(axis=1)
-    # inf/NaN where equity is 0, as numpy gives them (undefined ratios)
-    gross, net, leverage, returns, drawdown = (np.empty(n_t) for _ in range(5))
-    equity_curve_nb(
-        equity, long_e, short_e, float(config.initial_cash), gross, net, leverage, returns,
-        drawdown,
-    )  # fmt: skip
-    equity_curve = equity_curve_frame(
-        ts,
-        {
-            "equity": equity,
-            "cash": cash,
-            "market_value": mv,
-            "gross_exposure": gross,
-            "net_exposure": net,
-            "long_exposure": long_e,
-            "short_exposure": short_e,
-            "leverage": leverage,
-            "returns": returns,
-            "drawdown": drawdown,
-        },
-    )
+    curve = dict(zip(CURVE_FIELDS, out.curve, strict=True))
+    if simple:  # rows the kernel left unwritten (see record_bar_nb)
+        long_e = curve["long_exposure"]
+        curve |= {
+            "market_value": long_e,
+            "gross_exposure": long_e,
+            "net_exposure": long_e,
+            "short_exposure": out.zeros,
+        }
+    equity_curve = equity_curve_frame(ts, curve)
     ta = (
         np.nan_to_num(trades).astype(np.int64)
         if trades.size
@@ -621,19 +631,12 @@ def _result(  # noqa: PLR0917 (private: one call site, arrays in kernel order)
     )
     if n_o > 1 and not bool(np.all(oa[1:, 0] > oa[:-1, 0])):  # rows usually come in id order
         orders_df = orders_df.sort("order_id")
-    # row-major non-zero positions, as np.nonzero(qty) gives them, from the flat index
-    # non-zero positions in row-major order (as np.nonzero(qty) gives them), one pass
-    n_held = int(np.count_nonzero(qty))
-    # one buffer for the four columns: numpy backs large allocations with huge pages,
-    # which makes first touch several times cheaper than four separate arrays
-    buffer = np.empty((4, n_held))
-    held_ts, held_col = buffer[0].view(np.int64), buffer[1].view(np.int64)
-    held_qty, held_value = buffer[2], buffer[3]
-    nonzero_positions_nb(ts, qty, value, held_ts, held_col, held_qty, held_value)
+    # the kernel wrote the non-zero positions in row-major order (as np.nonzero gives them)
     if len(assets) == 1:
-        held = pl.repeat(assets[0], n_held, dtype=pl.String, eager=True)
+        held = pl.repeat(assets[0], n_pos, dtype=pl.String, eager=True)
     else:
-        held = names.gather(held_col)
+        held = names.gather(out.pos_col[:n_pos])
+    held_ts, held_qty, held_value = out.pos_ts[:n_pos], out.pos_qty[:n_pos], out.pos_value[:n_pos]
     positions = pl.DataFrame(
         {
             "timestamp": pl.Series(held_ts, dtype=pl.Int64).cast(_TS),
