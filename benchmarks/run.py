@@ -385,14 +385,7 @@ def verdict(row: dict[str, Any], ref: dict[str, Any] | None) -> str:
     return "ok"
 
 
-KNOWN_DIFFERENCES = {
-    ("backtrader", "longshort"): (
-        "Backtrader executes a cheat-on-close order at the close of the bar it was placed in,"
-        " but only when its broker processes the next bar, so the orders of the last bar never"
-        " fill: one day of rebalancing (one fill per name) is missing, and the final equity"
-        " differs accordingly."
-    ),
-}
+KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
 """Why an engine's answer differs on a workload (shown under the table; it stays unranked)."""
 
 
