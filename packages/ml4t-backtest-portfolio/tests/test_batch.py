@@ -9,9 +9,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from ml4t.backtest.core.assets import AssetRegistry, Equity
 from ml4t.backtest.core.enums import OrderSide
+from ml4t.backtest.core.errors import UnknownAssetError
 from ml4t.backtest.core.events import FillEvent
-from ml4t.backtest.portfolio import Portfolio, RegTMargin
+from ml4t.backtest.portfolio import CashAccount, Portfolio, RegTMargin
 from ml4t.backtest.portfolio.trades import TradeTracker
 
 
@@ -107,3 +109,105 @@ def test_compiled_excursions_equal_the_numpy_ones(
     assert_frame_equal(frames[0], frames[1])
     assert_frame_equal(trackers[0].to_polars(), trackers[1].to_polars())
     assert isinstance(frames[0], pl.DataFrame)
+
+
+def _distinct_batches(seed: int, n_a: int, n_bars: int) -> list[list[FillEvent]]:
+    # Per bar, fills on distinct assets (a rebalance): buys, sells, exact closes, reversals.
+    rng = np.random.default_rng(seed)
+    held = np.zeros(n_a)
+    out = []
+    oid = 0
+    for t in range(n_bars):
+        k = int(rng.integers(8, n_a + 1))
+        batch = []
+        for a in rng.choice(n_a, size=k, replace=False).tolist():
+            roll = rng.random()
+            if held[a] != 0.0 and roll < 0.2:
+                signed = -held[a]  # exact close
+            elif held[a] != 0.0 and roll < 0.35:
+                signed = -2.5 * held[a]  # reversal
+            else:
+                signed = float(rng.integers(-60, 60)) + float(rng.choice([0.0, 0.25]))
+                signed = signed or 3.0
+            held[a] += signed
+            oid += 1
+            batch.append(
+                FillEvent(
+                    t,
+                    oid,
+                    f"A{a}",
+                    OrderSide.BUY if signed > 0 else OrderSide.SELL,
+                    abs(signed),
+                    float(np.round(rng.uniform(20, 80), 2)),
+                    commission=float(rng.choice([0.0, 1.0, 0.35, 2.125])),
+                    slippage=0.01 * abs(signed),
+                    tag="rebalance" if oid % 4 else "",
+                )
+            )
+        out.append(batch)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_batched_distinct_asset_fills_equal_the_loop(seed: int) -> None:
+    n_a = 24
+    names = [f"A{j}" for j in range(n_a)]
+    one = Portfolio(names, initial_cash=1e6, account=RegTMargin())
+    many = Portfolio(names, initial_cash=1e6, account=RegTMargin())
+    rng = np.random.default_rng(seed + 50)
+    for t, batch in enumerate(_distinct_batches(seed, n_a, 40)):
+        for f in batch:
+            one.apply_fill(f)
+        many.apply_fills(batch)  # a list of >= 8 fills on distinct assets: the array path
+        row = rng.uniform(20, 80, n_a)
+        for pf in (one, many):
+            pf.mark(t, row, row * 1.01, row * 0.99)
+        assert many.equity == one.equity
+        assert many.cash == one.cash
+    assert many.quantities.tolist() == one.quantities.tolist()
+    for name in ("_avg", "_realized", "_last", "_costs"):
+        assert getattr(many, name).tolist() == getattr(one, name).tolist(), name
+    assert many.totals == one.totals
+    assert_frame_equal(many.tracker.to_polars(), one.tracker.to_polars())
+    assert_frame_equal(many.tracker.open_trades(), one.tracker.open_trades())
+    many.check_invariant()
+
+
+def test_batched_fills_with_a_repeated_or_unknown_asset_take_the_loop() -> None:
+    names = [f"A{j}" for j in range(10)]
+    fills = [FillEvent(0, k + 1, f"A{k % 9}", OrderSide.BUY, 1.0, 10.0) for k in range(10)]
+    pf = Portfolio(names, initial_cash=1e3)
+    pf.apply_fills(fills)  # A0 twice: booked one by one, the same result
+    assert pf.position("A0") == 2.0
+    assert pf.cash == 900.0
+    with pytest.raises(UnknownAssetError):
+        pf.apply_fills([*fills[:8], FillEvent(0, 99, "ZZZ", OrderSide.BUY, 1.0, 10.0)])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_check_orders_agrees_with_check_order(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_a = 12
+    names = [f"A{j}" for j in range(n_a)]
+    registry = AssetRegistry(
+        [Equity(asset_id=n, shortable=bool(rng.random() > 0.2)) for n in names]
+    )
+    account = RegTMargin() if seed % 2 else CashAccount()
+    pf = Portfolio(names, registry, initial_cash=50_000.0, account=account)
+    for batch in _distinct_batches(seed, n_a, 3):
+        pf.apply_fills([f for f in batch if f.side is OrderSide.BUY])
+    pf.mark(3, rng.uniform(20, 80, n_a))
+    n = 400
+    assets = [names[j] for j in rng.integers(0, n_a, n).tolist()]
+    sides = rng.choice([1.0, -1.0], n)
+    qty = rng.choice([1.0, 10.0, 200.0, 5_000.0], n) * rng.uniform(0.5, 1.5, n)
+    price = rng.uniform(10, 90, n)
+    got = pf.check_orders(assets, sides, qty, price)
+    want = [
+        pf.check_order(a, OrderSide.BUY if s > 0 else OrderSide.SELL, q, p) is None
+        for a, s, q, p in zip(assets, sides.tolist(), qty.tolist(), price.tolist(), strict=True)
+    ]
+    assert got.tolist() == want
+    assert 0 < sum(want) < n  # some refused (funds, shorts), some accepted
+    odd = pf.check_orders(["A0", "nope"], np.array([1.0, 1.0]), np.ones(2), np.array([np.nan, 5.0]))
+    assert odd.tolist() == [False, False]  # ask check_order for these (and the reason)

@@ -44,6 +44,7 @@ from ml4t.backtest.core.errors import (
 )
 from ml4t.backtest.core.events import FillEvent, OrderEvent
 from ml4t.backtest.core.types import AssetId, Timestamp
+from ml4t.backtest.execution._batch_fill import BATCH_MIN, fill_market_batch
 from ml4t.backtest.execution._funds import fee_inclusive_quantity
 from ml4t.backtest.execution._rounding import ceil_to_step, floor_to_step
 from ml4t.backtest.execution.account import AccountView
@@ -67,7 +68,7 @@ from ml4t.backtest.execution.nb import match_orders_nb, update_trailing_nb
 from ml4t.backtest.execution.orders import Order
 from ml4t.backtest.execution.quotes import quote_prices
 from ml4t.backtest.execution.slippage import NoSlippage, SlippageModel
-from ml4t.backtest.execution.validation import validate_order
+from ml4t.backtest.execution.validation import ALLOWED_TIME_IN_FORCE, validate_order
 
 __all__ = ["SimulationBroker"]
 
@@ -160,6 +161,9 @@ class SimulationBroker:
             price itself is never moved in the trader's favour).
         default_volatility: Daily volatility used by impact models until 2 closes are seen.
         bars_per_day: Bars in a trading day (to scale bar volume and volatility to daily).
+        record_events: Keep an `OrderEvent` for every status change, for
+            `drain_order_events` (default). False skips building them (a run nobody listens
+            to); `last_updates` and `change_count` are kept either way.
 
     Example:
         >>> import numpy as np
@@ -190,6 +194,7 @@ class SimulationBroker:
         slippage_cap_to_bar: bool = False,
         default_volatility: float = 0.02,
         bars_per_day: float = 1.0,
+        record_events: bool = True,
     ) -> None:
         self.assets: tuple[AssetId, ...] = tuple(assets)
         if len(set(self.assets)) != len(self.assets):
@@ -230,6 +235,10 @@ class SimulationBroker:
         self._next_algo_id = 1
         self._orders: dict[int, Order] = {}
         self._events: list[OrderEvent] = []
+        self.record_events = bool(record_events)
+        self._batch_fills = True  # `_batch_fill` for many market orders (tests turn it off)
+        self._updated: dict[int, Timestamp] = {}  # order id -> time of its last change
+        self._changes = 0  # status changes so far (what `_emit` was called for)
         self._algos: dict[int, ExecutionAlgorithm] = {}
         self._algo_of: dict[int, ExecutionAlgorithm] = {}
         self._intrabar_notes: dict[int, str] = {}
@@ -478,6 +487,10 @@ class SimulationBroker:
 
     def _emit(self, order: Order) -> None:
         # `Order.to_event` inlined: an OrderEvent built straight from its fields.
+        self._updated[order.order_id] = self._now
+        self._changes += 1
+        if not self.record_events:
+            return
         self._events.append(
             _new_tuple(
                 OrderEvent,
@@ -498,6 +511,16 @@ class SimulationBroker:
                 ),
             )
         )
+
+    @property
+    def change_count(self) -> int:
+        """Return how many order status changes (events) there have been so far."""
+        return self._changes
+
+    @property
+    def last_updates(self) -> dict[int, Timestamp]:
+        """Return, per order id, the time of the order's last status change (a copy)."""
+        return dict(self._updated)
 
     def drain_order_events(self) -> list[OrderEvent]:
         """Return the order events since the last call, oldest first, and forget them."""
@@ -615,9 +638,19 @@ class SimulationBroker:
         asset_defs = self._asset_defs
         releasable = self._releasable
         now = self._now
+        if self._rows:
+            self._fold_rows()
+        # What `validate_order` would decide, for the whole batch at once: the rounded
+        # quantity of each entry, and which entries need the one-by-one check (it may
+        # refuse them, or accept them only counting what working exits release).
+        quantity, slow = self._batch_checks(idx, qty, order_type, time_in_force)
+        quantity_l = quantity.tolist()
+        slow_l = slow.tolist()
+        ready: list[Order] = []  # accepted, slots not yet added (`_add_slots`)
+        ready_a: list[int] = []
         self._deferred = []
         try:
-            for a, q in zip(idx.tolist(), qty.tolist(), strict=True):
+            for k, (a, q) in enumerate(zip(idx.tolist(), qty.tolist(), strict=True)):
                 if q > 0.0:
                     order = trusted(names[a], buy, q, order_type, time_in_force, tag)
                 else:
@@ -631,26 +664,127 @@ class SimulationBroker:
                 order.submit_bar = t
                 order.status = _SUBMITTED
                 emit(order)
-                if self._rows:
-                    self._fold_rows()
-                reason = validate_order(
-                    order,
-                    asset_defs[a],
-                    account=account,
-                    reference_price=self._last_close.item(a),
-                    pending_position=0.0,
-                    releasable=releasable,
-                )
-                if reason is not None:
-                    self._reject(order, reason)
+                if slow_l[k]:
+                    if ready:  # the book as the one-by-one path has it (`_releasable`)
+                        self._add_slots(ready, ready_a, eligible=eligible, phase=phase)
+                        ready, ready_a = [], []
+                    reason = validate_order(
+                        order,
+                        asset_defs[a],
+                        account=account,
+                        reference_price=self._last_close.item(a),
+                        pending_position=0.0,
+                        releasable=releasable,
+                    )
+                    if reason is not None:
+                        self._reject(order, reason)
+                        continue
+                    order.status = _ACCEPTED
+                    emit(order)
+                    add_slot(order, active=True, eligible=eligible, a=a, phase=phase)
                     continue
+                order.quantity = quantity_l[k]  # rounded to the lot, as validate_order
                 order.status = _ACCEPTED
                 emit(order)
-                add_slot(order, active=True, eligible=eligible, a=a, phase=phase)
+                ready.append(order)
+                ready_a.append(a)
         finally:
             self._flush_slots()
             self._deferred = None
+            if ready:
+                self._add_slots(ready, ready_a, eligible=eligible, phase=phase)
         return out
+
+    def _add_slots(
+        self, orders: list[Order], assets: list[int], *, eligible: int, phase: int
+    ) -> None:
+        # `_add_slot` (active) for a batch of price-less orders that differ only in asset
+        # and side: the same slots, in the same order, with the book columns set as arrays.
+        k = len(orders)
+        while len(self._free) < k:
+            self._grow(self._cap * 2)
+        free = self._free
+        slots = free[-k:][::-1]  # the slots k `pop()` calls would return, in that order
+        del free[-k:]
+        slot_order = self._slot_order
+        slot_of = self._slot_of
+        for s, order in zip(slots, orders, strict=True):
+            slot_order[s] = order
+            slot_of[order.order_id] = s
+        self._n_active += k
+        model = orders[0]
+        special = self._tally(model, phase, k)  # the same features for all of them
+        flags = self._special
+        for s in slots:
+            flags[s] = special
+        at = np.array(slots, dtype=np.intp)
+        self._s_asset[at] = assets
+        self._s_side[at] = [int(o.side) for o in orders]
+        self._s_type[at] = model.order_type
+        self._s_tif[at] = model.time_in_force
+        self._s_phase[at] = phase
+        self._s_submit[at] = model.submit_bar
+        self._s_expire[at] = _NEVER if model.expire_at is None else model.expire_at
+        self._s_active[at] = True
+        self._s_elig[at] = eligible
+        self._s_limit[at] = model.limit_price
+        self._s_stop[at] = model.stop_price
+        self._s_amount[at] = model.trail_amount
+        self._s_pct[at] = model.trail_percent
+        self._s_ref[at] = model.trail_reference
+        self._s_trig[at] = model.triggered
+
+    def _batch_checks(
+        self,
+        idx: npt.NDArray[np.int64],
+        qty: FloatArray,
+        order_type: OrderType,
+        time_in_force: TimeInForce,
+    ) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        # `validate_order` for price-less batch orders, as arrays: the quantity rounded down
+        # to the lot, and a mask of the entries it must see itself (rounded to nothing, a
+        # short sale to check, a buying-power check the account's array form refuses, an
+        # account without that form). The others it would accept unchanged.
+        n = idx.shape[0]
+        q = np.abs(qty)
+        lots = np.asarray(self._lot, dtype=np.float64)[idx]
+        rounded = q.copy()
+        odd = np.flatnonzero((lots != 1.0) | (q != np.floor(q)))
+        lot_list = self._lot
+        for k in odd.tolist():
+            rounded[k] = floor_to_step(float(q[k]), lot_list[int(idx[k])])
+        slow = rounded <= 0.0
+        if time_in_force not in ALLOWED_TIME_IN_FORCE[order_type]:
+            return rounded, np.ones(n, dtype=np.bool_)
+        account = self.account
+        if account is None:
+            return rounded, slow
+        check_orders = getattr(account, "check_orders", None)
+        if check_orders is None:
+            return rounded, np.ones(n, dtype=np.bool_)
+        names = self.assets
+        position = account.position
+        held = np.fromiter((position(names[a]) for a in idx.tolist()), np.float64, count=n)
+        side = np.where(qty > 0.0, 1.0, -1.0)
+        closing = np.where(held * side < 0.0, np.minimum(rounded, np.abs(held)), 0.0)
+        opening = rounded - closing
+        opens = ~slow & (opening > 0.0)
+        defs = self._asset_defs
+        for k in np.flatnonzero(opens & (side < 0.0)).tolist():  # short sales
+            a = int(idx[k])
+            if not (defs[a].shortable and account.can_short(names[a])):
+                slow[k] = True  # validate_order words the refusal
+        price = self._last_close[idx]
+        check = np.flatnonzero(opens & ~slow & ~np.isnan(price))
+        if check.size:
+            ok = check_orders(
+                [names[a] for a in idx[check].tolist()],
+                side[check],
+                opening[check],
+                price[check],
+            )
+            slow[check[~ok]] = True
+        return rounded, slow
 
     def _submit(self, order: Order, *, eligible: int, pending_position: float) -> None:
         if order.status is not _CREATED:
@@ -1407,6 +1541,11 @@ class SimulationBroker:
         auction: bool,
     ) -> list[FillEvent]:
         fills: list[FillEvent] = []
+        if len(cands) >= BATCH_MIN and self._batch_fills:
+            batch = fill_market_batch(self, cands)
+            if batch is not None:  # a rebalance's market orders, booked as arrays
+                self._end_of_pass(idx, open_, auction=auction)
+                return batch
         if cands:
             if len(cands) > 1:  # one candidate has no OCO sibling among them
                 cands = self._resolve_oco(cands, open_, high, low, close, auction=auction)
@@ -1741,15 +1880,19 @@ class SimulationBroker:
                 slip, temp, perm = slip * f, temp * f, perm * f
         return slip, temp, perm
 
-    def _commission(self, qty: float, price: float, mult: float, maker: bool) -> float:
+    def _roll_month(self) -> None:
+        # Keep `_month_volume` to the calendar month of `_now` (bounds: once per month).
         now = int(self._now)
-        if not self._month_start <= now < self._month_end:  # month bounds: once per month
+        if not self._month_start <= now < self._month_end:
             month = np.datetime64(now, "ns").astype("datetime64[M]")
             self._month_start = int(month.astype("datetime64[ns]").astype(np.int64))
             self._month_end = int((month + 1).astype("datetime64[ns]").astype(np.int64))
             if int(month.astype(np.int64)) != self._month:
                 self._month = int(month.astype(np.int64))
                 self._month_volume = 0.0
+
+    def _commission(self, qty: float, price: float, mult: float, maker: bool) -> float:
+        self._roll_month()
         fee = self.commission.commission(
             qty, price, multiplier=mult, monthly_volume=self._month_volume, maker=maker
         )

@@ -19,6 +19,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
 from ml4t.backtest.core.errors import ConfigError
 from ml4t.backtest.execution._checks import check_non_negative
 
@@ -79,6 +82,21 @@ class CommissionModel(ABC):
             maker: True when the fill added liquidity.
         """
 
+    def commission_many(
+        self,
+        quantity: npt.NDArray[np.float64],
+        price: npt.NDArray[np.float64],
+        multiplier: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64] | None:
+        """Return `commission` for many fills at once, or None when there is no array form.
+
+        Only for models that do not depend on `monthly_volume` or `maker` (the broker's
+        batch fill uses it for taker fills); every element must equal the scalar
+        `commission` of the same arguments bit for bit. The default (None) makes the broker
+        fill one by one.
+        """
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class NoCommission(CommissionModel):
@@ -100,6 +118,15 @@ class NoCommission(CommissionModel):
     ) -> float:
         """Return 0."""
         return 0.0
+
+    def commission_many(
+        self,
+        quantity: npt.NDArray[np.float64],
+        price: npt.NDArray[np.float64],
+        multiplier: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """Return `commission` for each fill (the same numbers)."""
+        return np.zeros(quantity.shape[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +173,20 @@ class PerShareCommission(CommissionModel):
         fee = max(abs(quantity) * self.per_share, self.minimum)
         return max(min(fee, self.maximum, self.max_fraction * value), 0.0)
 
+    def commission_many(
+        self,
+        quantity: npt.NDArray[np.float64],
+        price: npt.NDArray[np.float64],
+        multiplier: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """Return `commission` for each fill (the same numbers)."""
+        value = np.abs(quantity) * price * multiplier
+        fee = np.maximum(np.abs(quantity) * self.per_share, self.minimum)
+        with np.errstate(invalid="ignore"):  # inf * 0 value: a NaN cap
+            cap = self.max_fraction * value
+        # fmin: a NaN cap loses, as in Python's min(fee, ...)
+        return np.maximum(np.fmin(np.fmin(fee, self.maximum), cap), 0.0)
+
 
 @dataclass(frozen=True, slots=True)
 class PercentageCommission(CommissionModel):
@@ -179,6 +220,15 @@ class PercentageCommission(CommissionModel):
         """Return ``max(rate * value, minimum)``."""
         return max(self.rate * abs(quantity) * price * multiplier, self.minimum)
 
+    def commission_many(
+        self,
+        quantity: npt.NDArray[np.float64],
+        price: npt.NDArray[np.float64],
+        multiplier: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """Return `commission` for each fill (the same numbers)."""
+        return np.maximum(self.rate * np.abs(quantity) * price * multiplier, self.minimum)
+
 
 @dataclass(frozen=True, slots=True)
 class PerTradeCommission(CommissionModel):
@@ -209,6 +259,15 @@ class PerTradeCommission(CommissionModel):
     ) -> float:
         """Return `amount`."""
         return self.amount
+
+    def commission_many(
+        self,
+        quantity: npt.NDArray[np.float64],
+        price: npt.NDArray[np.float64],
+        multiplier: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """Return `commission` for each fill (the same numbers)."""
+        return np.full(quantity.shape[0], self.amount)
 
 
 @dataclass(frozen=True, slots=True)

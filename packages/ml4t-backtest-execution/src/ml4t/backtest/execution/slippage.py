@@ -15,6 +15,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
 from ml4t.backtest.core.errors import ConfigError
 from ml4t.backtest.execution._checks import check_fraction, check_non_negative
 
@@ -47,6 +50,19 @@ class SlippageModel(ABC):
             volume: Volume of the bar the fill happens in (NaN when unknown).
         """
 
+    def slippage_many(
+        self,
+        price: npt.NDArray[np.float64],
+        quantity: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64] | None:
+        """Return `slippage` for many fills at once, or None when the model has no array form.
+
+        The broker's batch fill uses it; every element must equal the scalar `slippage` of
+        the same arguments bit for bit. The default (None) makes the broker fill one by one.
+        """
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class NoSlippage(SlippageModel):
@@ -60,6 +76,15 @@ class NoSlippage(SlippageModel):
     def slippage(self, price: float, quantity: float, *, volume: float = math.nan) -> float:
         """Return 0."""
         return 0.0
+
+    def slippage_many(
+        self,
+        price: npt.NDArray[np.float64],
+        quantity: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """Return `slippage` for each fill (the same numbers)."""
+        return np.zeros(price.shape[0])
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +109,15 @@ class FixedSlippage(SlippageModel):
         """Return `per_unit`."""
         return self.per_unit
 
+    def slippage_many(
+        self,
+        price: npt.NDArray[np.float64],
+        quantity: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """Return `slippage` for each fill (the same numbers)."""
+        return np.full(price.shape[0], self.per_unit)
+
 
 @dataclass(frozen=True, slots=True)
 class PercentageSlippage(SlippageModel):
@@ -105,6 +139,15 @@ class PercentageSlippage(SlippageModel):
 
     def slippage(self, price: float, quantity: float, *, volume: float = math.nan) -> float:
         """Return ``price * rate``."""
+        return price * self.rate
+
+    def slippage_many(
+        self,
+        price: npt.NDArray[np.float64],
+        quantity: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """Return `slippage` for each fill (the same numbers)."""
         return price * self.rate
 
 
@@ -165,6 +208,15 @@ class SpreadSlippage(SlippageModel):
 
     def slippage(self, price: float, quantity: float, *, volume: float = math.nan) -> float:
         """Return half the absolute plus half the relative spread."""
+        return 0.5 * self.spread + 0.5 * price * self.spread_bps * 1e-4
+
+    def slippage_many(
+        self,
+        price: npt.NDArray[np.float64],
+        quantity: npt.NDArray[np.float64],
+        volume: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """Return `slippage` for each fill (the same numbers)."""
         return 0.5 * self.spread + 0.5 * price * self.spread_bps * 1e-4
 
 

@@ -50,6 +50,7 @@ __all__ = ["Portfolio", "INVARIANT_TOLERANCE"]
 
 INVARIANT_TOLERANCE = 1e-9  # relative tolerance of `check_invariant`
 _ZERO = 1e-12  # relative size under which a position counts as closed
+_BATCH_MIN = 8  # `apply_fills` books this many fills or more as arrays when it can
 _EMPTY = np.zeros(0)
 # Built-in policies are frozen dataclasses whose `short_block` depends on the asset alone.
 _STATIC_POLICIES = (CashAccount, RegTMargin, FuturesMargin, CryptoMargin)
@@ -506,6 +507,69 @@ class Portfolio:
             )
         return None
 
+    def check_orders(
+        self,
+        assets: Sequence[AssetId],
+        sides: npt.NDArray[np.float64],
+        quantities: npt.NDArray[np.float64],
+        prices: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.bool_]:
+        """Return, per order, whether `check_order` would accept it (return None).
+
+        The array twin of `check_order` for a batch of orders checked against the same
+        account state (each on its own, as that many `check_order` calls): the same
+        arithmetic element by element. An order whose price is not finite, or whose
+        asset is unknown, is reported False: ask `check_order` for it (and the reason).
+
+        Args:
+            assets: Asset ids.
+            sides: +1.0 (BUY) or -1.0 (SELL) per order.
+            quantities: Unsigned quantities, finite and > 0.
+            prices: Expected fill prices.
+
+        Example:
+            >>> pf = Portfolio(["A", "B"], initial_cash=1_000.0)
+            >>> pf.check_orders(["A", "B"], np.array([1.0, 1.0]), np.array([5.0, 50.0]),
+            ...                 np.array([100.0, 100.0])).tolist()
+            [True, False]
+        """
+        n = len(assets)
+        index = self._index
+        idx = np.fromiter((index.get(a, -1) for a in assets), dtype=np.intp, count=n)
+        known = idx >= 0
+        idx = np.where(known, idx, 0)
+        q = np.asarray(quantities, dtype=np.float64)
+        price = np.asarray(prices, dtype=np.float64)
+        ok = known & np.isfinite(q) & (q > 0.0) & np.isfinite(price)
+        old = self._qty[idx]
+        signed = q * np.asarray(sides, dtype=np.float64)
+        new = old + signed
+        same = (old == 0.0) | ((old > 0.0) == (signed > 0.0))
+        opening = np.where(same, q, np.maximum(q - np.abs(old), 0.0))
+        opens = ok & (opening > 0.0)
+        for k in np.flatnonzero(opens & (new < 0.0)).tolist():  # new or larger shorts
+            i = int(idx[k])
+            short_ok = self._short_ok
+            if (short_ok[i] if short_ok is not None else self._short_block(i)) is not None:
+                ok[k] = False
+        if not opens.any():
+            return ok
+        c = self._ccy[idx]
+        fx = np.where(c == 0, 1.0, self._fx[c])  # the base currency's rate is always 1
+        need = opening * (
+            np.abs(price) * self._mult[idx] * fx * self._init_rate[idx] + self._init_pc[idx] * fx
+        )
+        memo = self._memo
+        available = memo.get("available")
+        if available is None:
+            if self._account.is_cash_account:
+                available = self.cash - self.unsettled_cash()
+            else:
+                available = self.equity - self.initial_requirement()
+            memo["available"] = available
+        ok &= ~(opens & (need > available + 1e-9 * max(abs(available), 1.0)))
+        return ok
+
     # -- events ------------------------------------------------------------------------------
     def apply_fill(self, fill: FillEvent) -> None:
         """Book a fill: position, average cost, realized P&L, cash, commission, trades.
@@ -541,6 +605,15 @@ class Portfolio:
             >>> pf.cash, pf.position("A"), pf.position("B")
             (749.0, 2.0, 1.0)
         """
+        if (
+            isinstance(fills, list)
+            and len(fills) >= _BATCH_MIN
+            and self._cash.shape[0] == 1
+            and not self._has_futures
+            and not (self._settlement_days and self._account.is_cash_account)
+            and self._apply_fills_batch(fills)
+        ):
+            return
         index = self._index
         trade = self._trade
         on_fill = self.tracker.on_fill
@@ -566,6 +639,74 @@ class Portfolio:
                 totals["commission"] += commission
             on_fill(i, signed, price, ts, commission, fill.slippage + fill.impact, fill.tag)
         self._memo.clear()
+
+    def _apply_fills_batch(self, fills: list[FillEvent]) -> bool:
+        # `apply_fills` for fills of distinct assets in one currency without futures or
+        # settlement: `_trade` as arrays (the same float operations element by element),
+        # cash and the totals as running sums in fill order (`np.add.accumulate` adds left
+        # to right, as the loop does). False (nothing booked) when it does not apply.
+        n = len(fills)
+        index = self._index
+        idx = np.fromiter((index.get(f.asset, -1) for f in fills), dtype=np.intp, count=n)
+        if idx.min() < 0 or np.unique(idx).size != n:
+            return False
+        self._memo.clear()
+        signed = np.fromiter((f.quantity * int(f.side) for f in fills), np.float64, count=n)
+        price = np.fromiter((f.price for f in fills), np.float64, count=n)
+        commission = np.fromiter((f.commission for f in fills), np.float64, count=n)
+        mult = self._mult[idx]
+        old = self._qty[idx]
+        avg_old = self._avg[idx]
+        new = old + signed
+        same = (old == 0.0) | ((old > 0.0) == (signed > 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            avg_add = (avg_old * np.abs(old) + price * np.abs(signed)) / np.abs(new)
+        real = np.minimum(np.abs(signed), np.abs(old)) * (price - avg_old) * mult
+        real = np.where(old < 0.0, -real, real)
+        flat = ~same & (np.abs(new) <= _ZERO * np.maximum(np.abs(old), np.abs(signed)))
+        flip = ~same & ~flat & ((new > 0.0) != (old > 0.0))
+        self._avg[idx] = np.where(
+            same, avg_add, np.where(flat, 0.0, np.where(flip, price, avg_old))
+        )
+        self._qty[idx] = np.where(flat, 0.0, new)
+        reduce = np.flatnonzero(~same)
+        if reduce.size:
+            at = idx[reduce]
+            self._realized[at] = self._realized[at] + real[reduce]
+        flow = signed * price * mult
+        steps = np.empty(2 * n)  # cash moves in fill order: -flow, then -commission
+        steps[0::2] = -flow
+        steps[1::2] = -commission
+        cash = self._cash
+        cash[0] = np.add.accumulate(np.concatenate(([cash.item(0)], steps)))[-1]
+        charged = commission[commission != 0.0]
+        totals = self.totals
+        if charged.size:
+            costs = self._costs
+            costs[0] = np.add.accumulate(np.concatenate(([costs.item(0)], charged)))[-1]
+            totals["commission"] = float(
+                np.add.accumulate(np.concatenate(([totals["commission"]], charged)))[-1]
+            )
+        totals["traded_notional"] = float(
+            np.add.accumulate(np.concatenate(([totals["traded_notional"]], np.abs(flow))))[-1]
+        )
+        last = self._last[idx]
+        unpriced = np.isnan(last)
+        if unpriced.any():
+            self._last[idx[unpriced]] = price[unpriced]
+        on_fill = self.tracker.on_fill
+        for k, fill in enumerate(fills):
+            on_fill(
+                int(idx[k]),
+                float(signed[k]),
+                fill.price,
+                fill.timestamp,
+                fill.commission,
+                fill.slippage + fill.impact,
+                fill.tag,
+            )
+        self._memo.clear()
+        return True
 
     # Core position arithmetic shared by fills and corporate actions; returns realized P&L.
     def _trade(self, i: int, signed: float, price: float, timestamp: int) -> float:

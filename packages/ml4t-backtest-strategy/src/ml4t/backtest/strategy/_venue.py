@@ -123,8 +123,14 @@ def submit_many(
     return out
 
 
-def make_broker(config: BacktestConfig, feed: Any, portfolio: Portfolio) -> Any:
-    """Build the run's `SimulationBroker` with the config's cost and fill settings."""
+def make_broker(
+    config: BacktestConfig, feed: Any, portfolio: Portfolio, *, record_events: bool = True
+) -> Any:
+    """Build the run's `SimulationBroker` with the config's cost and fill settings.
+
+    `record_events` False: the broker keeps no `OrderEvent` objects (nobody reads them),
+    only each order's last update time and a change counter.
+    """
     from ml4t.backtest.execution.broker import SimulationBroker  # noqa: PLC0415
     from ml4t.backtest.execution.fills import FillTiming as BrokerTiming  # noqa: PLC0415
     from ml4t.backtest.execution.fills import FundsPolicy  # noqa: PLC0415
@@ -163,6 +169,7 @@ def make_broker(config: BacktestConfig, feed: Any, portfolio: Portfolio) -> Any:
         trail_reference=Trail[config.trail_reference.name],
         bracket_activation=Activation[config.bracket_activation.name],
         slippage_cap_to_bar=config.slippage_cap_to_bar,
+        record_events=record_events,
     )
 
 

@@ -275,7 +275,6 @@ class _Run:
         self.pending_dirty = False
         self.open_market: dict[int, Any] = {}
         self.orders: list[tuple[Any, Timestamp]] = []
-        self.order_updated: dict[int, Timestamp] = {}
         self.local_rejects = 0  # orders refused by risk checks get ids -1, -2, ...
         # a margin account without shorting: the portfolio's policy would allow them
         self.no_shorts = (
@@ -285,8 +284,11 @@ class _Run:
         self.events: list[FillEvent | OrderEvent] = []
         self.corporate_actions = list(corporate_actions)
         self.ca_pos = 0
+        self.keep_events = strategy.uses_on_fill or strategy.uses_on_order
         self._pf = _venue.make_portfolio(config, feed)
-        self._broker = _venue.make_broker(config, feed, self._pf)
+        # order events are built only for a strategy that listens (on_fill / on_order)
+        self._broker = _venue.make_broker(config, feed, self._pf, record_events=self.keep_events)
+        self.seen_changes = 0  # the broker's change count at the last drain
         exit_signal = None
         if config.risk.exit_signal is not None:
             if config.risk.exit_signal not in fields:
@@ -303,7 +305,6 @@ class _Run:
         self.summary = _PortfolioSummary(self)
         self.callback: str | None = None  # the strategy callback running (error reports)
         self.cb_asset: AssetId | None = None
-        self.keep_events = strategy.uses_on_fill or strategy.uses_on_order
         # Lazy state (see `_loop_lazy`): the broker and the portfolio are brought up to the
         # current bar only when something reads or changes them; the per-bar records are
         # rebuilt from the position/cash changes at the end.
@@ -639,12 +640,14 @@ class _Run:
         return self.pending
 
     def _drain_order_events(self) -> None:
-        events = self._broker.drain_order_events()
-        if events:
-            if self.keep_events:
-                self.events.extend(events)
-            self.order_updated.update({event.order_id: event.timestamp for event in events})
+        # Any order status change since the last call: the pending quantities are recounted
+        # when next read; the events go to the strategy when it listens.
+        changes = self._broker.change_count
+        if changes != self.seen_changes:
+            self.seen_changes = changes
             self.pending_dirty = True
+            if self.keep_events:
+                self.events.extend(self._broker.drain_order_events())
 
     def _apply_fills(self, fills: list[FillEvent]) -> None:
         t = self.t
@@ -1314,7 +1317,7 @@ class _Run:
         )
         trades = _conform(self._pf.tracker.to_polars(), TRADES_SCHEMA)
         fills = _fills_frame(self.fills)
-        orders = _orders_frame(self.orders, self.order_updated)
+        orders = _orders_frame(self.orders, self._broker.last_updates)
         positions = _positions_frame(ts, self.assets, self.buf_qty[:n], self.buf_value[:n])
         metrics = _venue.compute_metrics(equity_curve, trades, self.config)
         metadata: dict[str, Any] = {

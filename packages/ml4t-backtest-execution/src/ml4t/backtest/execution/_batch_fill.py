@@ -1,0 +1,253 @@
+"""The broker's batch fill: many plain market orders on distinct assets, as arrays.
+
+`SimulationBroker._fill` books one candidate at a time. When a pass holds many market
+orders (a rebalance) on distinct assets, with no volume cap, no impact model, no bar cap on
+costs and cost models that have an array form, the same arithmetic runs here on arrays:
+ranking (exits first, then order id), reference price, slippage, the short-sale and
+buying-power checks at fill time, commission, and the running ``pending`` buying power,
+which is a running sum in rank order (``np.add.accumulate`` adds left to right, as the loop
+does). Every number is bit for bit what the one-by-one path gives; the parity tests in
+tests/test_batch_fill.py compare both on random books.
+
+The first candidate that the loop would treat specially (a short sale the account refuses,
+a buying-power shortfall, which rejects or resizes) and everything after it go through
+`_fill` one by one, in rank order, after the batch has booked the candidates before it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from ml4t.backtest.core.enums import OrderStatus
+from ml4t.backtest.core.events import FillEvent
+from ml4t.backtest.execution.impact import NoImpact
+
+if TYPE_CHECKING:
+    from ml4t.backtest.execution.broker import SimulationBroker
+    from ml4t.backtest.execution.orders import Order
+
+FloatArray = npt.NDArray[np.float64]
+
+__all__ = ["BATCH_MIN", "fill_market_batch"]
+
+BATCH_MIN: Final = 8  # fewer candidates than this: the loop is as fast
+_MARKET_CODE: Final = 1  # MatchCode.MARKET (checked against the enum in the tests)
+_WORKING: Final = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
+_FILLED: Final = OrderStatus.FILLED
+_new_tuple = tuple.__new__
+
+
+def fill_market_batch(
+    broker: SimulationBroker, cands: list[tuple[int, float, int]]
+) -> list[FillEvent] | None:
+    """Fill the candidates of one pass as `SimulationBroker._fill_cands` would.
+
+    Args:
+        broker: The broker (its book, account and cost models).
+        cands: ``(slot, base price, match code)`` per candidate, as `_pass` finds them.
+
+    Returns:
+        The fills in execution order, or None (nothing done) when the batch does not apply:
+        fewer than `BATCH_MIN` candidates, a priced order, OCO/OTO links, execution
+        algorithms, two orders on one asset, a volume cap, an impact model, the bar cap
+        on costs, or a cost model without an array form.
+    """
+    n = len(cands)
+    if (
+        n < BATCH_MIN
+        or broker.volume_limit is not None
+        or type(broker.impact) is not NoImpact
+        or broker.slippage_cap_to_bar
+        or broker._algo_of
+    ):
+        return None
+    slot_order = broker._slot_order
+    orders: list[Order] = []
+    for s, _, code in cands:
+        order = slot_order[s]
+        if (
+            code != _MARKET_CODE
+            or order is None
+            or order.status not in _WORKING
+            or order.oco
+            or order.children
+        ):
+            return None
+        orders.append(order)
+    slots = np.fromiter((c[0] for c in cands), dtype=np.intp, count=n)
+    a = broker._s_asset[slots]
+    if np.unique(a).size != n:
+        return None
+    base = np.fromiter((c[1] for c in cands), dtype=np.float64, count=n)
+    qty = np.fromiter(
+        (max(o.quantity - o.filled_quantity, 0.0) for o in orders), dtype=np.float64, count=n
+    )
+    volume = np.asarray(broker._volume, dtype=np.float64)[a]
+    slip = broker.slippage.slippage_many(base, qty, volume)
+    if slip is None:
+        return None
+    mult = broker._multiplier[a]
+    sign = broker._s_side[slots].astype(np.float64)
+    account = broker.account
+    ids = np.fromiter((o.order_id for o in orders), dtype=np.int64, count=n)
+    pend_pos = broker._pend_pos
+    if account is not None:
+        position = account.position
+        held = np.fromiter((position(o.asset) for o in orders), dtype=np.float64, count=n)
+        held += pend_pos[a]
+    else:
+        held = np.zeros(n)
+    # rank: exits first (with an account), then by order id, as `_fill_cands` sorts
+    if broker.exit_first and account is not None:
+        rank = np.lexsort((ids, ~(held * sign < 0.0)))
+    else:
+        rank = np.argsort(ids, kind="stable")
+    base, qty, volume, slip, mult, sign, held = (
+        base[rank],
+        qty[rank],
+        volume[rank],
+        slip[rank],
+        mult[rank],
+        sign[rank],
+        held[rank],
+    )
+    a = a[rank]
+    orders = [orders[k] for k in rank.tolist()]
+    ref = base  # no impact: the permanent shift is zero
+    slip = np.maximum(slip, 0.0)
+    over = (sign < 0.0) & (slip > ref)  # a sell never pays more than the price
+    if over.any():
+        slip = np.where(over, slip * (ref / np.where(over, slip, 1.0)), slip)
+    price = ref + sign * slip
+    broker._roll_month()
+    comm = broker.commission.commission_many(qty, price, mult)
+    if comm is None:
+        return None
+    comm = np.maximum(comm, 0.0)
+    cut = n
+    margin = np.asarray(broker._bp_margin, dtype=np.float64)[a]
+    unit = np.where(margin != 0.0, margin, price * mult)  # `margin or price * mult`
+    if account is not None:
+        closing = np.where(held * sign < 0.0, np.minimum(qty, np.abs(held)), 0.0)
+        opening = qty - closing
+    else:  # no account: nothing counts as closing or opening
+        closing = opening = np.zeros(n)
+    # the running `pending` buying power before each candidate (and after the last)
+    pend = np.add.accumulate(np.concatenate(([broker._pend_bp], (closing - opening) * unit - comm)))
+    if account is not None:
+        opens = opening > 0.0
+        if opens.any():
+            have = account.buying_power() + pend[:-1]
+            short_fail = np.zeros(n, dtype=np.bool_)
+            defs = broker._asset_defs
+            for k in np.flatnonzero(opens & (sign < 0.0)).tolist():
+                order = orders[k]
+                if not (defs[a.item(k)].shortable and account.can_short(order.asset)):
+                    short_fail[k] = True
+                    break
+            fail = short_fail | (opens & (opening * unit + comm > have * (1.0 + 1e-12)))
+            bad = np.flatnonzero(fail)
+            if bad.size:
+                cut = int(bad[0])
+    broker._pend_bp = float(pend[cut])
+    fills = _book(
+        broker,
+        orders[:cut],
+        a[:cut],
+        qty[:cut],
+        price[:cut],
+        ref[:cut],
+        slip[:cut],
+        comm[:cut],
+        mult[:cut],
+    )
+    fill_one = broker._fill
+    ranked_slots = slots[rank].tolist()
+    for k in range(cut, n):  # the loop from the first special case on
+        order = orders[k]
+        if order.status not in _WORKING:
+            continue
+        fill = fill_one(order, ranked_slots[k], float(base[k]), _MARKET_CODE, auction=False)
+        if fill is not None:
+            fills.append(fill)
+    return fills
+
+
+def _book(  # noqa: PLR0917 - internal, positional arrays
+    broker: SimulationBroker,
+    orders: list[Order],
+    a: npt.NDArray[np.int64],
+    qty: FloatArray,
+    price: FloatArray,
+    ref: FloatArray,
+    slip: FloatArray,
+    comm: FloatArray,
+    mult: FloatArray,
+) -> list[FillEvent]:
+    # Book the ranked candidates `orders` (all of them): broker state, orders, fill events.
+    m = len(orders)
+    if not m:
+        return []
+    if broker._zeroed_t != broker._t:  # first fill of this bar
+        broker._used.fill(0.0)
+        broker._shift.fill(0.0)
+        broker._zeroed_t = broker._t
+    qty_l = qty.tolist()
+    volume = broker._month_volume
+    for q in qty_l:  # the running monthly volume, added in rank order
+        volume += q
+    broker._month_volume = volume
+    used = broker._used
+    used[a] = used[a] + qty
+    price_l = price.tolist()
+    ref_l = ref.tolist()
+    comm_l = comm.tolist()
+    slip_cost = (slip * qty * mult).tolist()
+    mult_l = mult.tolist()
+    signed = np.empty(m)
+    now = broker._now
+    emit = broker._emit
+    remove = broker._remove_slot
+    fills: list[FillEvent] = []
+    append = fills.append
+    for k, order in enumerate(orders):
+        q = qty_l[k]
+        p = price_l[k]
+        if order.filled_quantity == 0.0 and q >= order.quantity * (1.0 - 1e-12):
+            # `Order.record_fill` of the whole order, inlined (ACCEPTED -> FILLED is allowed)
+            order.average_fill_price = p
+            order.filled_quantity = order.quantity
+            order.status = _FILLED
+        else:
+            order.record_fill(q, p)
+        side = order.side
+        signed[k] = q * int(side)
+        append(
+            _new_tuple(
+                FillEvent,
+                (
+                    now,
+                    order.order_id,
+                    order.asset,
+                    side,
+                    q,
+                    p,
+                    ref_l[k],
+                    comm_l[k],
+                    slip_cost[k],
+                    0.0,  # no impact: (temp + perm) * qty * mult
+                    max(order.quantity - order.filled_quantity, 0.0),  # order.remaining
+                    mult_l[k],
+                    order.tag,
+                ),
+            )
+        )
+        emit(order)
+        if order.status is _FILLED:
+            remove(order)
+    pend_pos = broker._pend_pos
+    pend_pos[a] = pend_pos[a] + signed
+    return fills
