@@ -266,15 +266,18 @@ def test_record_bar_kernel_matches_numpy_bit_for_bit(seed: int, n_a: int, shorts
     curve = np.full((len(CURVE_FIELDS), n), np.nan)
     pos = (np.empty(n * n_a, np.int64), np.empty(n * n_a, np.int64), np.empty(n * n_a),
            np.empty(n * n_a))  # fmt: skip
-    state = np.array([1e5, np.nan, 1.0])
-    n_pos = 0
+    n_pos, prev, peak, simple = 0, 1e5, 0.0, True
     for t in range(n):
-        n_pos = record_bar_nb(t, int(ts[t]), float(cash[t]), qty[t], last[t], mult, curve,
-                              *pos, n_pos, state)  # fmt: skip
-    assert (state[2] == 0.0) == shorts
-    if state[2]:  # simple: the caller fills these rows from the long exposure
-        curve[[2, 3, 4]] = curve[5]
-        curve[6] = 0.0
+        n_pos, prev, peak, simple = record_bar_nb(
+            t, int(ts[t]), float(cash[t]), qty[t], last[t], mult, curve, *pos, n_pos, prev,
+            peak, simple,
+        )  # fmt: skip
+    assert simple is not shorts
+    rows = dict(zip(CURVE_FIELDS, curve, strict=True))
+    if simple:  # the caller fills these rows from the long exposure
+        for name in ("market_value", "gross_exposure", "net_exposure"):
+            rows[name] = rows["long_exposure"]
+        rows["short_exposure"] = np.zeros(n)
     value = np.where(qty != 0.0, qty * last * mult, 0.0)
     equity = cash.copy()
     for j in range(n_a):  # in column order, held positions only (as the engine marks)
@@ -283,23 +286,24 @@ def test_record_bar_kernel_matches_numpy_bit_for_bit(seed: int, n_a: int, shorts
     short_e = np.where(value < 0, value, 0.0).sum(axis=1)
     gross = long_e - short_e
     with np.errstate(divide="ignore", invalid="ignore"):
-        expected = [
-            equity,
-            cash,
-            value.sum(axis=1),
-            gross,
-            long_e + short_e,
-            long_e,
-            short_e,
-            np.where(equity != 0.0, gross / equity, np.nan),
-            equity / np.concatenate([[1e5], equity[:-1]]) - 1.0,
-            equity / np.maximum.accumulate(equity) - 1.0,
-        ]
-    for name, got, want in zip(CURVE_FIELDS, curve, expected, strict=True):
-        np.testing.assert_array_equal(_bits(got), _bits(want), err_msg=name)
+        expected = {
+            "equity": equity,
+            "cash": cash,
+            "market_value": value.sum(axis=1),
+            "gross_exposure": gross,
+            "net_exposure": long_e + short_e,
+            "long_exposure": long_e,
+            "short_exposure": short_e,
+            "leverage": np.where(equity != 0.0, gross / equity, np.nan),
+            "returns": equity / np.concatenate([[1e5], equity[:-1]]) - 1.0,
+            "drawdown": equity / np.maximum.accumulate(equity) - 1.0,
+        }
+    for name, want in expected.items():
+        np.testing.assert_array_equal(_bits(rows[name]), _bits(want), err_msg=name)
     rows, cols = np.nonzero(qty)
     assert n_pos == rows.size
     np.testing.assert_array_equal(pos[0][:n_pos], ts[rows])
-    np.testing.assert_array_equal(pos[1][:n_pos], cols)
+    if n_a > 1:  # (one asset: the column is not written)
+        np.testing.assert_array_equal(pos[1][:n_pos], cols)
     np.testing.assert_array_equal(pos[2][:n_pos], qty[rows, cols])
     np.testing.assert_array_equal(pos[3][:n_pos], value[rows, cols])

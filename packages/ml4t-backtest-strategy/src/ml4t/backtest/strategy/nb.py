@@ -43,9 +43,17 @@ ORDER_FIELDS = (
     "status", "filled_quantity", "average_fill_price", "reason", "tag",
 )  # fmt: skip
 CURVE_FIELDS = (
-    "equity", "cash", "market_value", "gross_exposure", "net_exposure", "long_exposure",
-    "short_exposure", "leverage", "returns", "drawdown",
-)  # fmt: skip
+    "equity",
+    "cash",
+    "long_exposure",
+    "leverage",
+    "returns",
+    "drawdown",
+    "market_value",
+    "gross_exposure",
+    "net_exposure",
+    "short_exposure",
+)  # fmt: skip  (rows written every bar first: see record_bar_nb)
 TRADE_FIELDS = (
     "asset", "quantity", "entry_bar", "exit_bar", "entry_price", "exit_price", "gross_pnl",
     "net_pnl", "commission", "slippage", "return", "mae", "mfe", "bars_held", "tag",
@@ -182,31 +190,39 @@ def record_bar_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
     pos_qty: npt.NDArray[np.float64],
     pos_value: npt.NDArray[np.float64],
     n_pos: int,
-    state: npt.NDArray[np.float64],
-) -> int:
+    prev: float,
+    peak: float,
+    simple: bool,
+) -> tuple[int, float, float, bool]:
     """Record bar `t`: its row of the equity curve and its non-zero positions.
 
-    Writes column `t` of `curve` (rows `CURVE_FIELDS`): equity (cash plus each held
+    Writes column `t` of `curve` (rows in `CURVE_FIELDS` order): equity (cash plus each held
     position's ``qty * last * mult``, in column order), cash, market value, long and short
     exposure (sums of the positive and of the negative values), ``gross = long - short``,
     ``net = long + short``, ``leverage = gross / equity`` (NaN where equity is 0),
     ``returns = equity / previous - 1`` and ``drawdown = equity / running peak - 1``, IEEE
     results (inf/NaN) where a divisor is 0, NaN propagating in the peak as in
     ``np.maximum.accumulate``. Appends ``(ts_t, column, qty, value)`` of each non-zero
-    position at row `n_pos` of ``pos_*`` and returns the new row count.
+    position at row `n_pos` of ``pos_*`` (the column only when there are several assets).
 
-    `state` holds ``[previous equity, peak, simple]``, ``[init_cash, nan, 1.0]`` before
-    bar 0. While every bar is *simple* (no short exposure and market value equal to the long
-    exposure, as in any long-only run) the market value, gross, net and short rows are not
-    written: they equal the long exposure (bit for bit) and zeros, and the caller uses
-    those; the first bar that is not simple fills them in for the bars before it and clears
-    the flag.
+    The state carried from bar to bar is `prev` (the previous equity; ``init_cash`` before
+    bar 0), `peak` (the running peak; any value before bar 0) and `simple` (True before bar
+    0). While every bar is *simple* (no short exposure and market value equal to the long
+    exposure, as in any long-only run) the market value, gross, net and short rows (the
+    last four) are not written: they equal the long exposure (bit for bit) and zeros, and
+    the caller uses those; the first bar that is not simple fills them in for the bars
+    before it.
+
+    Returns:
+        ``(n_pos, prev, peak, simple)`` after this bar: the new position row count and
+        the state for the next bar.
     """
     eq = cash
     mv = 0.0
     lg = 0.0
     sh = 0.0
-    for j in range(qty.shape[0]):
+    n_a = qty.shape[0]
+    for j in range(n_a):
         q = qty[j]
         if q != 0.0:
             v = q * last[j] * mult[j]
@@ -217,38 +233,34 @@ def record_bar_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
             elif v < 0.0:
                 sh += v
             pos_ts[n_pos] = ts_t
-            pos_col[n_pos] = j
+            if n_a > 1:
+                pos_col[n_pos] = j
             pos_qty[n_pos] = q
             pos_value[n_pos] = v
             n_pos += 1
-    simple = state[2] != 0.0
     if simple and not (sh == 0.0 and mv == lg):
         for u in range(t):
-            x = curve[5, u]
-            curve[2, u] = x
-            curve[3, u] = x
-            curve[4, u] = x
-            curve[6, u] = 0.0
-        state[2] = 0.0
+            x = curve[2, u]
+            curve[6, u] = x
+            curve[7, u] = x
+            curve[8, u] = x
+            curve[9, u] = 0.0
         simple = False
     gross = lg - sh
     curve[0, t] = eq
     curve[1, t] = cash
-    curve[5, t] = lg
-    if not simple:
-        curve[2, t] = mv
-        curve[3, t] = gross
-        curve[4, t] = lg + sh
-        curve[6, t] = sh
-    curve[7, t] = gross / eq if eq != 0.0 else np.nan
-    curve[8, t] = eq / state[0] - 1.0
-    state[0] = eq
-    peak = eq if t == 0 else state[1]
-    if not (peak >= eq or math.isnan(peak)):
+    curve[2, t] = lg
+    curve[3, t] = gross / eq if eq != 0.0 else np.nan
+    curve[4, t] = eq / prev - 1.0
+    if t == 0 or not (peak >= eq or math.isnan(peak)):
         peak = eq
-    state[1] = peak
-    curve[9, t] = eq / peak - 1.0
-    return n_pos
+    curve[5, t] = eq / peak - 1.0
+    if not simple:
+        curve[6, t] = mv
+        curve[7, t] = gross
+        curve[8, t] = lg + sh
+        curve[9, t] = sh
+    return n_pos, eq, peak, simple
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -346,7 +358,7 @@ def simulate_signals_nb(  # noqa: PLR0917
     is_exit = np.zeros(n_a, dtype=np.bool_)
     fill_j = np.empty(n_a, dtype=np.int64)
     n_pos = 0
-    acc = np.array([init_cash, np.nan, 1.0])  # record_bar_nb's state
+    prev_eq, peak_eq, simple = init_cash, init_cash, True  # record_bar_nb's state
     for t in range(n_t):
         # ---- a quiet bar (no working order, no risk rule armed, no signal the strategy
         # acts on, not the last bar) only marks and records: the same steps as below,
@@ -376,9 +388,9 @@ def simulate_signals_nb(  # noqa: PLR0917
                     k_best[j] = np.fmin(k_best[j], low[t, j])
                     k_worst[j] = np.fmax(k_worst[j], high[t, j])
             bar_count += 1
-            n_pos = record_bar_nb(
+            n_pos, prev_eq, peak_eq, simple = record_bar_nb(
                 t, ts[t], cash, qty, last, mult, curve, pos_ts, pos_col, pos_qty, pos_value,
-                n_pos, acc,
+                n_pos, prev_eq, peak_eq, simple,
             )  # fmt: skip
             continue
         # ---------------------------------------------------------- 2/6. broker passes
@@ -771,11 +783,11 @@ def simulate_signals_nb(  # noqa: PLR0917
                     k_best[j] = px
                     k_worst[j] = px
         # ---------------------------------------------------------------- 7. record
-        n_pos = record_bar_nb(
+        n_pos, prev_eq, peak_eq, simple = record_bar_nb(
             t, ts[t], cash, qty, last, mult, curve, pos_ts, pos_col, pos_qty, pos_value,
-            n_pos, acc,
+            n_pos, prev_eq, peak_eq, simple,
         )  # fmt: skip
-    return fills[:n_fill], orders[:n_order], trades[:n_trade], n_pos, acc[2] != 0.0
+    return fills[:n_fill], orders[:n_order], trades[:n_trade], n_pos, simple
 
 
 TAG_REBALANCE = 8
@@ -954,7 +966,7 @@ def simulate_weights_nb(  # noqa: PLR0917
     n_free = lot_cap
     bar_count = 0
     n_pos = 0
-    acc = np.array([init_cash, np.nan, 1.0])  # record_bar_nb's state
+    prev_eq, peak_eq, simple = init_cash, init_cash, True  # record_bar_nb's state
     start_rows = min(order_cap, 4 * n_a + 64)  # record arrays grow as needed
     fills = np.zeros((start_rows, 11))
     orders = np.zeros((start_rows, 12))
@@ -1247,8 +1259,8 @@ def simulate_weights_nb(  # noqa: PLR0917
                 if not math.isnan(c):
                     ref_close[j] = c
         # ---------------------------------------------------------------- 7. record
-        n_pos = record_bar_nb(
+        n_pos, prev_eq, peak_eq, simple = record_bar_nb(
             t, ts[t], cash, qty, last, mult, curve, pos_ts, pos_col, pos_qty, pos_value,
-            n_pos, acc,
+            n_pos, prev_eq, peak_eq, simple,
         )  # fmt: skip
-    return fills[:n_fill], orders[:n_order], trades[:n_trade], n_pos, acc[2] != 0.0
+    return fills[:n_fill], orders[:n_order], trades[:n_trade], n_pos, simple

@@ -28,11 +28,14 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
 import math
+import mmap
+import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +52,7 @@ from ml4t.backtest.strategy.config import (
 )
 from ml4t.backtest.strategy.nb import CURVE_FIELDS, simulate_signals_nb, simulate_weights_nb
 from ml4t.backtest.strategy.result import (
+    EQUITY_CURVE_SCHEMA,
     FILLS_SCHEMA,
     ORDERS_SCHEMA,
     POSITIONS_SCHEMA,
@@ -408,11 +412,56 @@ class _Outputs:
     def __init__(self, n_t: int, n_a: int) -> None:
         n_c = len(CURVE_FIELDS)
         buffer = np.zeros((n_c + 1 + 4 * n_a, n_t))
+        # the rows written on every bar, faulted in beside the kernel
+        _populate_in_thread(buffer[:_ALWAYS_WRITTEN])
         self.curve = buffer[:n_c]
         self.zeros = buffer[n_c]
         pos = buffer[n_c + 1 :].reshape(4, n_t * n_a)
         self.pos_ts, self.pos_col = pos[0].view(np.int64), pos[1].view(np.int64)
         self.pos_qty, self.pos_value = pos[2], pos[3]
+
+
+_ALWAYS_WRITTEN = 6  # leading rows of CURVE_FIELDS that record_bar_nb writes on every bar
+_POPULATE_MIN = 4 << 20  # bytes from which pages are faulted in by a second thread
+_MADV_POPULATE_WRITE = 23  # Linux >= 5.14: fault pages in writable, contents unchanged
+
+
+def _load_madvise() -> Callable[[int, int, int], int] | None:
+    # libc's madvise on Linux, else None
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return cast("Callable[[int, int, int], int]", fn)
+
+
+_MADVISE = _load_madvise()
+
+
+def _populate_in_thread(array: npt.NDArray[np.float64]) -> None:
+    # Fault in the pages of a large, contiguous, freshly allocated array in a second thread
+    # (madvise releases the GIL), so that the kernel, writing it at the same time, finds
+    # most of them mapped: first touch of fresh memory is much of the cost of writing it.
+    # Only the page tables change, never the contents, so the race with the kernel is
+    # harmless; on a kernel without MADV_POPULATE_WRITE the call fails and nothing happens.
+    madvise = _MADVISE
+    if madvise is None or array.nbytes < _POPULATE_MIN:
+        return
+    page = mmap.PAGESIZE
+    start = -(-array.ctypes.data // page) * page
+    length = (array.ctypes.data + array.nbytes - start) // page * page
+
+    def populate(keep: npt.NDArray[np.float64]) -> None:
+        # (`keep`: the array stays allocated until its pages are done)
+        madvise(start, length, _MADV_POPULATE_WRITE)
+
+    threading.Thread(
+        target=populate, args=(array,), name="ml4t-fast-path-populate", daemon=True
+    ).start()
 
 
 def _float_array(values: Any) -> npt.NDArray[np.float64]:
@@ -545,15 +594,16 @@ def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
     # Frames are built column by column from the kernel's arrays (numpy -> polars without
     # a copy); labels (assets, tags, statuses) are gathered from small lookup Series.
     names = pl.Series(assets, dtype=pl.String)
-    curve = dict(zip(CURVE_FIELDS, out.curve, strict=True))
+    rows = dict(zip(CURVE_FIELDS, out.curve, strict=True))
     if simple:  # rows the kernel left unwritten (see record_bar_nb)
-        long_e = curve["long_exposure"]
-        curve |= {
+        long_e = rows["long_exposure"]
+        rows |= {
             "market_value": long_e,
             "gross_exposure": long_e,
             "net_exposure": long_e,
             "short_exposure": out.zeros,
         }
+    curve = {name: rows[name] for name in EQUITY_CURVE_SCHEMA if name != "timestamp"}
     equity_curve = equity_curve_frame(ts, curve)
     ta = (
         np.nan_to_num(trades).astype(np.int64)
