@@ -49,13 +49,32 @@ ENGINES = {
     "vectorbt": "vectorbt_engine",
     "backtesting.py": "backtesting_engine",
     "backtrader": "backtrader_engine",
+    "zipline": "zipline_engine",
 }
 PATHS = {
     "ml4t": {"cross": ("on_market_data", "on_bar", "fast_path"), "longshort": ("on_bar",)},
     "vectorbt": {"cross": ("from_signals",), "longshort": ("from_orders",)},
     "backtesting.py": {"cross": ("strategy",)},
     "backtrader": {"cross": ("strategy",), "longshort": ("strategy",)},
+    "zipline": {"cross": ("algorithm",), "longshort": ("algorithm",)},
 }
+DISTRIBUTIONS = {"zipline": "zipline-reloaded"}
+"""Engines whose version is read in their own child (they live in another environment)."""
+ENV_GROUPS = {"zipline": "validation-zipline"}
+"""Engines that run in their own environment: the dependency group it is synced with.
+
+zipline-reloaded needs pandas < 3 and VectorBT 1.2 pandas >= 3 (a [tool.uv] conflict), so
+zipline's children run on a second interpreter: $ML4T_BENCH_ZIPLINE_PYTHON, or an
+environment this script syncs from uv.lock under benchmarks/results/cache/venv-zipline.
+"""
+OWN_DATA = {"zipline"}
+"""Engines whose module has ``prepare``: their own copy of each workload (zipline's bundle)."""
+REFERENCE_PATHS = {"zipline": "zipline_preset"}
+"""ml4t path an engine's answer is checked against (default: fast path / on_bar).
+
+Zipline fills at the next bar's close in whole shares: its reference is ml4t under
+``BacktestConfig.preset("zipline")`` at the same size (benchmarks/peers/ml4t_engine.py).
+"""
 
 
 @dataclass(frozen=True)
@@ -66,7 +85,7 @@ class Workload:
     kind: str  # "cross" or "longshort"
     title: str
     full: tuple[int, int]
-    reduced: dict[str, tuple[int, int]] = field(default_factory=dict)
+    reduced: dict[str, tuple[int, int] | None] = field(default_factory=dict)
 
 
 def workloads(quick: bool) -> list[Workload]:
@@ -78,14 +97,14 @@ def workloads(quick: bool) -> list[Workload]:
                 "cross",
                 "1 asset x 1-minute bars, SMA(10)/SMA(30) cross",
                 (1, 100_000),
-                {"backtesting.py": (1, 20_000), "backtrader": (1, 10_000)},
+                {"backtesting.py": (1, 20_000), "backtrader": (1, 10_000), "zipline": (1, 7_800)},
             ),
             Workload(
                 "B",
                 "cross",
                 "500 assets x daily bars, same rule",
                 (100, 504),
-                {"backtesting.py": (10, 504), "backtrader": (5, 504)},
+                {"backtesting.py": (10, 504), "backtrader": (5, 504), "zipline": (10, 504)},
             ),
             Workload("C", "cross", "1 asset x 2,520 daily bars, same rule", (1, 2_520)),
             Workload(
@@ -93,14 +112,14 @@ def workloads(quick: bool) -> list[Workload]:
                 "longshort",
                 "daily long top 25 / short bottom 25, 0.1% costs",
                 (100, 252),
-                {"backtrader": (50, 126)},
+                {"backtrader": (50, 126), "zipline": (50, 126)},
             ),
             Workload(
                 "B-sp500",
                 "cross",
                 "real S&P 500 daily, SMA cross",
                 (100, 1_259),
-                {"backtesting.py": (10, 1_259), "backtrader": (5, 1_259)},
+                {"backtesting.py": (10, 1_259), "backtrader": (5, 1_259), "zipline": None},
             ),
         ]
     return [
@@ -109,7 +128,8 @@ def workloads(quick: bool) -> list[Workload]:
             "cross",
             "1 asset x 1,000,000 one-minute bars, SMA(10)/SMA(30) cross",
             (1, 1_000_000),
-            {"backtesting.py": (1, 200_000), "backtrader": (1, 100_000)},
+            # zipline: 500 XNYS sessions of 390 minutes
+            {"backtesting.py": (1, 200_000), "backtrader": (1, 100_000), "zipline": (1, 195_000)},
         ),
         Workload(
             "B",
@@ -123,20 +143,21 @@ def workloads(quick: bool) -> list[Workload]:
             "longshort",
             "500 stocks x 1,260 days, long top 25 / short bottom 25 daily, 0.1% costs",
             (500, 1_260),
-            {"backtrader": (50, 252)},
+            {"backtrader": (50, 252), "zipline": (50, 252)},
         ),
         Workload(
             "B-sp500",
             "cross",
             "real S&P 500 (all clean symbols x 1,259 days), SMA cross",
             (500, 1_259),
+            {"zipline": None},
         ),
         Workload(
             "D-sp500",
             "longshort",
             "real S&P 500, long top 25 / short bottom 25 by 20-day momentum, 0.1% costs",
             (500, 1_259),
-            {"backtrader": (50, 252)},
+            {"backtrader": (50, 252), "zipline": None},
         ),
     ]
 
@@ -154,6 +175,8 @@ def child(engine: str, path: str, workload: str, kind: str, n_assets: int, n_bar
 
     module = importlib.import_module(f"peers.{ENGINES[engine]}")
     bars = data.load(workload, n_assets, n_bars)
+    if hasattr(module, "setup"):  # untimed: e.g. point zipline at its bundle
+        module.setup(workload, n_assets, n_bars)
     stamps = bars["timestamp"].unique().sort()
     warm = stamps[: max(60, min(2_000, len(stamps) // 50))]
     module.run(kind, bars.filter(pl.col("timestamp").is_in(warm.implode())), path)
@@ -161,6 +184,10 @@ def child(engine: str, path: str, workload: str, kind: str, n_assets: int, n_bar
     out["asset_bars"] = float(bars.height)
     out["n_assets_actual"] = float(bars["asset"].n_unique())
     out["vm_hwm_kib"] = _vm_hwm_kib()
+    if engine in DISTRIBUTIONS:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        out["engine_version"] = f"{version(DISTRIBUTIONS[engine])} (pandas {version('pandas')})"
     print("RESULT " + json.dumps(out), flush=True)
 
 
@@ -175,11 +202,47 @@ def _vm_hwm_kib() -> float | None:
     return None
 
 
-def prepare(workload: str, n_assets: int, n_bars: int) -> None:
-    """Build the cached data of one workload size (in its own process, see `spawn`)."""
+def prepare(workload: str, n_assets: int, n_bars: int, engine: str | None = None) -> None:
+    """Build the cached data of one workload size (in its own process, see `spawn`).
+
+    With `engine`, also the engine's own copy of it (zipline: an ingested bundle).
+    """
     from workloads import data  # noqa: PLC0415
 
-    data.load(workload, n_assets, n_bars)
+    bars = data.load(workload, n_assets, n_bars)
+    if engine is not None:
+        import importlib  # noqa: PLC0415
+
+        module = importlib.import_module(f"peers.{ENGINES[engine]}")
+        module.prepare(workload, bars, n_assets, n_bars)
+
+
+_PYTHONS: dict[str, str | None] = {}
+
+
+def python_for(engine: str) -> str | None:
+    """The interpreter an engine's children run on (None: its environment is unavailable)."""
+    group = ENV_GROUPS.get(engine)
+    if group is None:
+        return sys.executable
+    if engine in _PYTHONS:
+        return _PYTHONS[engine]
+    given = os.environ.get(f"ML4T_BENCH_{engine.upper()}_PYTHON")
+    if given:
+        _PYTHONS[engine] = given
+        return given
+    venv = RESULTS / "cache" / f"venv-{engine}"
+    cmd = ["uv", "sync", "--frozen", "--all-packages", "--no-default-groups", "--group", group]
+    env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(venv))
+    env.pop("VIRTUAL_ENV", None)
+    try:
+        subprocess.run(cmd, cwd=ROOT, env=env, check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"{engine}: no environment ({exc}); its rows are skipped", flush=True)
+        _PYTHONS[engine] = None
+        return None
+    _PYTHONS[engine] = str(venv / "bin" / "python")
+    return _PYTHONS[engine]
 
 
 # ------------------------------------------------------------------------------ parent side
@@ -187,8 +250,11 @@ def prepare(workload: str, n_assets: int, n_bars: int) -> None:
 
 def spawn(engine: str, path: str, wl: Workload, size: tuple[int, int]) -> dict[str, Any]:
     """Run one child process; return its result plus wall time and peak RSS."""
+    python = python_for(engine)
+    if python is None:
+        return {"error": f"no {ENV_GROUPS[engine]} environment", "process_seconds": 0.0}
     cmd = [
-        sys.executable,
+        python,
         str(Path(__file__).resolve()),
         "--child",
         engine,
@@ -282,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workloads", nargs="*", help="ids to run (default: all)")
     parser.add_argument("--engines", nargs="*", choices=list(ENGINES), help="default: all")
     parser.add_argument("--child", nargs=6, metavar="X", help=argparse.SUPPRESS)
-    parser.add_argument("--prepare", nargs=3, metavar="X", help=argparse.SUPPRESS)
+    parser.add_argument("--prepare", nargs="+", metavar="X", help=argparse.SUPPRESS)
     parser.add_argument("--docs-from", metavar="JSON", help="only rewrite the docs from a result")
     args = parser.parse_args(argv)
     if args.child:
@@ -290,8 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         child(engine, path, wid, kind, int(a), int(n))
         return 0
     if args.prepare:
-        wid, a, n = args.prepare
-        prepare(wid, int(a), int(n))
+        wid, a, n, *engine = args.prepare
+        prepare(wid, int(a), int(n), engine[0] if engine else None)
         return 0
     if args.docs_from:
         write_docs(json.loads(Path(args.docs_from).read_text()))
@@ -301,7 +367,11 @@ def main(argv: list[str] | None = None) -> int:
 
     runs: list[dict[str, Any]] = []
     for wl in table:
-        sizes = {e: wl.reduced.get(e, wl.full) for e in engines if wl.kind in PATHS[e]}
+        sizes = {
+            e: size
+            for e in engines
+            if wl.kind in PATHS[e] and (size := wl.reduced.get(e, wl.full)) is not None
+        }
         for size in sorted(set(sizes.values())):  # build and cache the data once, in a child
             subprocess.run(
                 [
@@ -314,14 +384,31 @@ def main(argv: list[str] | None = None) -> int:
                 ],
                 check=True,
             )
+        for engine, size in sizes.items():  # an engine's own copy of the data (untimed)
+            python = python_for(engine) if engine in OWN_DATA else None
+            if python is not None:
+                subprocess.run(
+                    [
+                        python,
+                        str(Path(__file__).resolve()),
+                        "--prepare",
+                        wl.id,
+                        str(size[0]),
+                        str(size[1]),
+                        engine,
+                    ],
+                    check=False,
+                )
         # ml4t's reference answer at every size a peer runs (fast path / on_bar: cheap)
-        refs: dict[tuple[int, int], dict[str, Any]] = {}
+        refs: dict[tuple[str, tuple[int, int]], dict[str, Any]] = {}
         ref_path = "fast_path" if wl.kind == "cross" else "on_bar"
-        for size in sorted(set(sizes.values())):
-            if size != wl.full:
-                refs[size] = spawn("ml4t", ref_path, wl, size)
+        for engine, size in sizes.items():
+            want = REFERENCE_PATHS.get(engine, ref_path)
+            needed = engine != "ml4t" and (size != wl.full or want != ref_path)
+            if needed and (want, size) not in refs:
+                refs[(want, size)] = spawn("ml4t", want, wl, size)
         for engine in engines:
-            if wl.kind not in PATHS[engine]:
+            if engine not in sizes:
                 continue
             size = sizes[engine]
             for path in PATHS[engine][wl.kind]:
@@ -338,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
                     **res,
                 }
                 if engine == "ml4t" and size == wl.full and path == ref_path:
-                    refs[size] = res
+                    refs[(ref_path, size)] = res
                 runs.append(row)
                 print(
                     f"{wl.id:8s} {row['label']:28s} {size[0]:>4d}x{size[1]:<8d} "
@@ -349,11 +436,18 @@ def main(argv: list[str] | None = None) -> int:
         for row in runs:
             if row["workload"] != wl.id:
                 continue
-            ref = refs.get((row["n_assets"], row["n_bars"]))
+            want = REFERENCE_PATHS.get(row["engine"], ref_path)
+            ref = refs.get((want, (row["n_assets"], row["n_bars"])))
             row["check"] = verdict(row, ref)
+            if want != ref_path and ref is not None and "error" not in ref:
+                row["reference"] = {"path": want, **ref}
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    info = machine()
+    for row in runs:  # versions read in the engines' own environments
+        if row.get("engine_version"):
+            info["versions"][DISTRIBUTIONS[row["engine"]]] = row["engine_version"]
     report = {
-        "machine": machine(),
+        "machine": info,
         "quick": args.quick,
         "tolerance": TOLERANCE,
         "workloads": [asdict(w) for w in table],
@@ -389,6 +483,19 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
 """Why an engine's answer differs on a workload (shown under the table; it stays unranked)."""
 
 
+ENGINE_NOTES = {
+    "zipline": (
+        "zipline (algorithm) runs in its own environment (zipline-reloaded needs pandas < 3) on"
+        " a bundle ingested beforehand (untimed, like the parquet cache; its time starts at"
+        " `run_algorithm`, which loads the bundle). Zipline fills an order at the next bar's"
+        " close in whole shares, so its answer is checked against ml4t `on_bar` under"
+        ' `BacktestConfig.preset("zipline")` (the workload\'s costs, no volume limit) at the'
+        " same size"
+    ),
+}
+"""What a reader needs to know about an engine's rows (shown under each table it is in)."""
+
+
 PATH_NOTES = {
     "longshort": (
         "ml4t paths: `on_bar` only. `on_market_data` sees one asset at a time and cannot rank"
@@ -410,10 +517,11 @@ def write_docs(report: dict[str, Any]) -> None:
         + (" --quick" if report["quick"] else "")
         + "; do not edit by hand. Each engine runs each workload in its own process, one at a"
         " time, after an untimed warm-up (JIT compilation excluded); time runs from the polars"
-        " frame in memory to the final equity. Peak RSS is the child process's maximum resident"
-        " set (imports included). On a shared machine timings move by tens of percent between"
-        " runs (this table's 2 cores were shared with other work); the ratios within one run"
-        " are what the targets refer to.",
+        " frame in memory (one contiguous chunk per column) to the final equity. Peak RSS is the"
+        " child process's maximum resident set (imports and the loaded frame included); it is"
+        " compared only between rows of the full size. On a shared machine timings move by tens"
+        " of percent between runs (this table's 2 cores were shared with other work); the ratios"
+        " within one run are what the targets refer to.",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']},"
         f" {m['date_utc']} UTC. Versions: "
@@ -457,6 +565,16 @@ def write_docs(report: dict[str, Any]) -> None:
             )
         if w["kind"] in PATH_NOTES:
             lines += ["", PATH_NOTES[w["kind"]]]
+        for r in rows:
+            note = ENGINE_NOTES.get(r["engine"])
+            if note:
+                ref = r.get("reference")
+                if ref:
+                    note += (
+                        f" (ml4t: {ref['fills']:.0f} fills,"
+                        f" final equity {ref['final_equity']:,.2f})"
+                    )
+                lines += ["", note + "."]
         for r in rows:
             why = KNOWN_DIFFERENCES.get((r["engine"], r["kind"]))
             if why and str(r.get("check", "")).startswith("DIFFERENT"):

@@ -10,10 +10,13 @@ Both install the locked workspace plus a peer dependency group into the session'
   (declared conflicting in [tool.uv]): live runs on the same bundle (split; dividends paid)
   against ml4t, stored in validation/zipline_live/results.json for the report.
 - ``nox -s bench``: benchmarks/run.py; pass ``-- --quick`` for the short run. Writes
-  benchmarks/results/*.json, docs/benchmarks.md and docs/benchmarks.png.
+  benchmarks/results/*.json, docs/benchmarks.md and docs/benchmarks.png. Zipline's children
+  run in a second venv (``.nox/bench-zipline``, group ``validation-zipline``).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import nox
 
@@ -22,13 +25,13 @@ PYTHON = "3.11"
 __all__ = ["bench", "validation", "validation_zipline"]
 
 
-def _sync(session: nox.Session, *groups: str) -> None:
+def _sync(session: nox.Session, *groups: str, location: str | None = None) -> None:
     args = ["uv", "sync", "--frozen", "--inexact", "--all-packages"]
     for group in groups:
         args += ["--group", group]
     session.run_install(
         *args,
-        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        env={"UV_PROJECT_ENVIRONMENT": location or session.virtualenv.location},
         external=True,
     )
 
@@ -68,8 +71,14 @@ def validation_zipline(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Run the side-by-side benchmarks, one engine process at a time."""
+    """Run the side-by-side benchmarks, one engine process at a time.
+
+    Zipline's children run in a second environment next to the session's (the
+    ``validation-zipline`` group conflicts with ``bench``: pandas < 3).
+    """
     _sync(session, "bench")
+    zipline_env = str(Path(session.virtualenv.location).with_name("bench-zipline"))
+    _sync(session, "validation-zipline", location=zipline_env)
     session.run(
         "nice",
         "-n",
@@ -77,6 +86,11 @@ def bench(session: nox.Session) -> None:
         "python",
         "benchmarks/run.py",
         *session.posargs,
-        env={"TQDM_DISABLE": "1", "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg"},
+        env={
+            "TQDM_DISABLE": "1",
+            "PYTHONHASHSEED": "0",
+            "MPLBACKEND": "Agg",
+            "ML4T_BENCH_ZIPLINE_PYTHON": str(Path(zipline_env) / "bin" / "python"),
+        },
         external=True,
     )
