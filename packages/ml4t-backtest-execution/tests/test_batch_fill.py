@@ -75,7 +75,9 @@ SLIPPAGES: list[Any] = [
 ]
 
 
-def _drive(batch: bool, seed: int, timing: FillTiming, funds: FundsPolicy) -> dict[str, Any]:
+def _drive(
+    batch: bool, seed: int, timing: FillTiming, funds: FundsPolicy, *, record: bool = True
+) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     names = [f"S{j:02d}" for j in range(N_A)]
     lots = rng.choice([1.0, 1.0, 1.0, 10.0, 0.5], size=N_A)
@@ -97,6 +99,7 @@ def _drive(batch: bool, seed: int, timing: FillTiming, funds: FundsPolicy) -> di
         funds_policy=funds,
         commission=COMMISSIONS[seed % len(COMMISSIONS)],
         slippage=SLIPPAGES[(seed // 2) % len(SLIPPAGES)],
+        record_events=record,
     )
     broker._batch_fills = batch
     close = 40.0 * np.exp(np.cumsum(rng.normal(0.0, 0.03, (N_T, N_A)), axis=0))
@@ -135,6 +138,8 @@ def _drive(batch: bool, seed: int, timing: FillTiming, funds: FundsPolicy) -> di
         "pend_bp": broker._pend_bp,
         "month_volume": broker._month_volume,
         "cash": account.cash,
+        "last_updates": broker.last_updates,
+        "change_count": broker.change_count,
     }
 
 
@@ -194,3 +199,17 @@ def test_cost_models_array_forms_equal_their_scalar_forms() -> None:
             for p, q, v in zip(price.tolist(), qty.tolist(), volume.tolist(), strict=True)
         ]
         assert many.tolist() == one, type(model).__name__
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_broker_without_events_keeps_the_same_update_times_and_counts(seed: int) -> None:
+    for batch in (False, True):
+        loud = _drive(batch, seed, FillTiming.NEXT_BAR_OPEN, FundsPolicy.RESIZE)
+        quiet = _drive(batch, seed, FillTiming.NEXT_BAR_OPEN, FundsPolicy.RESIZE, record=False)
+        assert loud["events"]
+        assert not quiet["events"]
+        assert quiet["change_count"] == loud["change_count"] == len(loud["events"])
+        assert quiet["last_updates"] == loud["last_updates"]
+        assert quiet["last_updates"] == {e.order_id: e.timestamp for e in loud["events"]}
+        for key in ("fills", "orders", "cash"):
+            assert quiet[key] == loud[key], key

@@ -209,8 +209,7 @@ def _book(  # noqa: PLR0917 - internal, positional arrays
     mult_l = mult.tolist()
     signed = np.empty(m)
     now = broker._now
-    emit = broker._emit
-    remove = broker._remove_slot
+    emit = broker._emit if broker.record_events else None
     fills: list[FillEvent] = []
     append = fills.append
     for k, order in enumerate(orders):
@@ -245,9 +244,12 @@ def _book(  # noqa: PLR0917 - internal, positional arrays
                 ),
             )
         )
-        emit(order)
-        if order.status is _FILLED:
-            remove(order)
+        if emit is not None:
+            emit(order)
+    if emit is None:  # `_emit` without events, for all at once
+        broker._updated.update(dict.fromkeys((o.order_id for o in orders), now))
+        broker._changes += m
+    broker._remove_slots([o for o in orders if o.status is _FILLED])
     pend_pos = broker._pend_pos
     pend_pos[a] = pend_pos[a] + signed
     return fills

@@ -460,6 +460,22 @@ class SimulationBroker:
         self._slot_order[s] = None
         self._free.append(s)
 
+    def _remove_slots(self, orders: list[Order]) -> None:
+        # `_remove_slot` for each order, in order (the free list grows the same way).
+        slot_of = self._slot_of
+        slots = [slot_of.pop(order.order_id) for order in orders]
+        special = self._special
+        for s, order in zip(slots, orders, strict=True):
+            if special[s]:
+                self._tally(order, self._s_phase.item(s), -1)
+        at = np.array(slots, dtype=np.intp)
+        self._n_active -= int(np.count_nonzero(self._s_active[at]))
+        self._s_active[at] = False
+        slot_order = self._slot_order
+        for s in slots:
+            slot_order[s] = None
+        self._free.extend(slots)
+
     def _activate(self, order: Order, eligible: int) -> None:
         s = self._slot_of.get(order.order_id)
         if s is None or self._s_active[s]:
@@ -648,6 +664,8 @@ class SimulationBroker:
         slow_l = slow.tolist()
         ready: list[Order] = []  # accepted, slots not yet added (`_add_slots`)
         ready_a: list[int] = []
+        record = self.record_events
+        quiet: list[int] = []  # ids of orders accepted without events (record_events off)
         self._deferred = []
         try:
             for k, (a, q) in enumerate(zip(idx.tolist(), qty.tolist(), strict=True)):
@@ -663,8 +681,11 @@ class SimulationBroker:
                 order.created_at = now
                 order.submit_bar = t
                 order.status = _SUBMITTED
-                emit(order)
+                if record:
+                    emit(order)
                 if slow_l[k]:
+                    if not record:
+                        emit(order)  # (SUBMITTED: the change count and time)
                     if ready:  # the book as the one-by-one path has it (`_releasable`)
                         self._add_slots(ready, ready_a, eligible=eligible, phase=phase)
                         ready, ready_a = [], []
@@ -685,7 +706,10 @@ class SimulationBroker:
                     continue
                 order.quantity = quantity_l[k]  # rounded to the lot, as validate_order
                 order.status = _ACCEPTED
-                emit(order)
+                if record:
+                    emit(order)
+                else:
+                    quiet.append(oid)
                 ready.append(order)
                 ready_a.append(a)
         finally:
@@ -693,6 +717,9 @@ class SimulationBroker:
             self._deferred = None
             if ready:
                 self._add_slots(ready, ready_a, eligible=eligible, phase=phase)
+            if quiet:  # `_emit` of SUBMITTED and ACCEPTED without events, for all at once
+                self._updated.update(dict.fromkeys(quiet, now))
+                self._changes += 2 * len(quiet)
         return out
 
     def _add_slots(
