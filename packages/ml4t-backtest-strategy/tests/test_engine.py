@@ -341,6 +341,35 @@ class TestStrategyErrors:
             BacktestEngine(data_feed=feed, strategy=Boom(), config=free_config()).run()
         assert info.value.asset == "BBB"
 
+    def test_error_in_a_single_asset_feed_names_callback_asset_and_bar(
+        self, feed_factory, free_config
+    ):
+        feed = feed_factory([[1.0], [2.0], [3.0]], assets=["AAA"])
+
+        class Boom(Strategy):
+            def on_market_data(self, event):
+                if event.close == 3.0:
+                    raise KeyError("x")
+
+        with pytest.raises(StrategyError, match="on_market_data raised at bar 2") as info:
+            BacktestEngine(data_feed=feed, strategy=Boom(), config=free_config()).run()
+        assert info.value.asset == "AAA"
+        assert info.value.callback == "on_market_data"
+        assert info.value.result.equity_curve.height == 2
+
+    def test_error_in_on_fill_is_named_without_an_asset(self, feed, free_config):
+        class Boom(Strategy):
+            def on_bar(self, bar):
+                if bar.index == 0:
+                    self.buy("A0", 1)
+
+            def on_fill(self, fill):
+                raise RuntimeError("no")
+
+        with pytest.raises(StrategyError, match="on_fill/on_order raised at bar 1") as info:
+            BacktestEngine(data_feed=feed, strategy=Boom(), config=free_config()).run()
+        assert info.value.asset is None
+
 
 class TestPurity:
     def test_same_inputs_give_identical_results_and_inputs_pickle(self, feed):

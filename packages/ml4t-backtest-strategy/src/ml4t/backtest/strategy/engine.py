@@ -1115,33 +1115,40 @@ class _Run:
                 if self.events:
                     self.callback = "on_fill/on_order"
                     self._deliver_events(strategy, use_fill, use_order)
+                    self.callback = None
+                # (a callback that raises is named by the `except` clauses: `try` costs
+                # nothing until something raises, unlike setting `callback` every bar)
                 if use_bar:
-                    self.callback = "on_bar"
-                    on_bar(
-                        Bar(
-                            t,
-                            ts_list[t],
-                            assets,
-                            fields=ro_fields,
-                            signals=ro_signals,
-                            context=ro_context,
-                            has_bar=ro_has_bar,
+                    try:
+                        on_bar(
+                            Bar(
+                                t,
+                                ts_list[t],
+                                assets,
+                                fields=ro_fields,
+                                signals=ro_signals,
+                                context=ro_context,
+                                has_bar=ro_has_bar,
+                            )
                         )
-                    )
+                    except Exception:
+                        self.callback = "on_bar"
+                        raise
                 if md_single:
                     k = t - start
                     if hb_l[k]:
-                        self.callback = "on_market_data"
-                        self.cb_asset = asset0
-                        on_md(
-                            new_event(
-                                MarketEvent,
-                                (ts_list[t], asset0, o_l[k], h_l[k], l_l[k], c_l[k], v_l[k]),
+                        try:
+                            on_md(
+                                new_event(
+                                    MarketEvent,
+                                    (ts_list[t], asset0, o_l[k], h_l[k], l_l[k], c_l[k], v_l[k]),
+                                )
                             )
-                        )
-                        self.cb_asset = None
+                        except Exception:
+                            self.callback = "on_market_data"
+                            self.cb_asset = asset0
+                            raise
                 elif md_multi:
-                    self.callback = "on_market_data"
                     ts = ts_list[t]
                     o_row, h_row, l_row, c_row, v_row = (
                         o_arr[t].tolist(),
@@ -1152,15 +1159,17 @@ class _Run:
                     )
                     for j in np.flatnonzero(has_bar[t]).tolist():
                         asset = assets[j]
-                        self.cb_asset = asset
-                        on_md(
-                            new_event(
-                                MarketEvent,
-                                (ts, asset, o_row[j], h_row[j], l_row[j], c_row[j], v_row[j]),
+                        try:
+                            on_md(
+                                new_event(
+                                    MarketEvent,
+                                    (ts, asset, o_row[j], h_row[j], l_row[j], c_row[j], v_row[j]),
+                                )
                             )
-                        )
-                    self.cb_asset = None
-                self.callback = None
+                        except Exception:
+                            self.callback = "on_market_data"
+                            self.cb_asset = asset
+                            raise
                 # 6. same-bar-close fills (only when there are orders)
                 if self.busy or t == last:
                     self._lazy_process_close(t)
