@@ -28,6 +28,7 @@ __all__ = [
     "commission_nb",
     "fee_inclusive_quantity_nb",
     "floor_to_step_nb",
+    "int_columns_nb",
     "record_bar_nb",
     "simulate_signals_nb",
     "simulate_weights_nb",
@@ -1264,3 +1265,27 @@ def simulate_weights_nb(  # noqa: PLR0917
             n_pos, prev_eq, peak_eq, simple,
         )  # fmt: skip
     return fills[:n_fill], orders[:n_order], trades[:n_trade], n_pos, simple
+
+
+@njit(cache=True, nogil=True)
+def int_columns_nb(
+    records: npt.NDArray[np.float64],
+    columns: npt.NDArray[np.int64],
+    as_time: npt.NDArray[np.bool_],
+    ts: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """Return the integer `columns` of a record array, one row each, in one pass.
+
+    Row ``c`` holds column ``columns[c]`` truncated to int64 (NaN -> 0, as
+    ``np.nan_to_num(x).astype(np.int64)`` gives), mapped through `ts` when
+    ``as_time[c]`` (a bar index -> its timestamp).
+    """
+    n = records.shape[0]
+    out = np.empty((columns.shape[0], n), dtype=np.int64)
+    for c in range(columns.shape[0]):
+        k = columns[c]
+        for i in range(n):
+            x = records[i, k]
+            v = 0 if math.isnan(x) else int(x)
+            out[c, i] = ts[v] if as_time[c] else v
+    return out

@@ -50,7 +50,12 @@ from ml4t.backtest.strategy.config import (
     FillTiming,
     ShareRounding,
 )
-from ml4t.backtest.strategy.nb import CURVE_FIELDS, simulate_signals_nb, simulate_weights_nb
+from ml4t.backtest.strategy.nb import (
+    CURVE_FIELDS,
+    int_columns_nb,
+    simulate_signals_nb,
+    simulate_weights_nb,
+)
 from ml4t.backtest.strategy.result import (
     EQUITY_CURVE_SCHEMA,
     FILLS_SCHEMA,
@@ -406,14 +411,13 @@ class _Outputs:
     # memory numba allocates; rows a run does not write are never touched and cost no
     # memory. Rows: the equity curve's columns (`CURVE_FIELDS`, each contiguous: a frame
     # column without a copy), one row of zeros, then the position columns with room for
-    # every (bar, asset).
+    # every (bar, asset). The allocation comes from `_POOL`: the one of an earlier run of
+    # the same shape whose result is gone, when there is one.
     __slots__ = ("curve", "pos_col", "pos_qty", "pos_ts", "pos_value", "zeros")
 
     def __init__(self, n_t: int, n_a: int) -> None:
         n_c = len(CURVE_FIELDS)
-        buffer = np.zeros((n_c + 1 + 4 * n_a, n_t))
-        # the rows written on every bar, faulted in beside the kernel
-        _populate_in_thread(buffer[:_ALWAYS_WRITTEN])
+        buffer = _POOL.take((n_c + 1 + 4 * n_a, n_t))
         self.curve = buffer[:n_c]
         self.zeros = buffer[n_c]
         pos = buffer[n_c + 1 :].reshape(4, n_t * n_a)
@@ -421,7 +425,51 @@ class _Outputs:
         self.pos_qty, self.pos_value = pos[2], pos[3]
 
 
+class _BufferPool:
+    # Output buffers of recent runs, lent again once nothing refers to them any more.
+    #
+    # Writing fresh memory costs more than anything else the fast path does on long runs
+    # (page faults, zeroing), so repeated runs (parameter sweeps, benchmarks) reuse the
+    # buffer of an earlier run once its result is gone. A buffer is idle when the pool
+    # holds the only reference: every view of it (curve rows, position columns, the
+    # frames' columns, arrays users take from the frames) refers to it as its `base`.
+    # A lent buffer needs no clearing: each run writes every curve row it exposes and the
+    # position rows it exposes, and nothing writes the row of zeros (frames are
+    # read-only). Buffers larger than `max_bytes` are not kept.
+
+    def __init__(self, size: int, max_bytes: int) -> None:
+        self._buffers: list[npt.NDArray[np.float64]] = []
+        self._size = size
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._idle = self._idle_refcount()
+
+    def take(self, shape: tuple[int, int]) -> npt.NDArray[np.float64]:
+        with self._lock:
+            for buffer in self._buffers:
+                if buffer.shape == shape and sys.getrefcount(buffer) <= self._idle:
+                    return buffer[:]  # (a view: the buffer is busy from here on)
+            buffer = np.zeros(shape)
+            # the rows written on every bar, faulted in beside the kernel
+            _populate_in_thread(buffer[:_ALWAYS_WRITTEN])
+            if buffer.nbytes <= self._max_bytes:
+                self._buffers.append(buffer)
+                del self._buffers[: -self._size]
+            return buffer[:]
+
+    def _idle_refcount(self) -> int:
+        # the count `take` sees for a buffer that nothing else refers to (measured the same
+        # way, so that it holds whatever the interpreter counts)
+        self._buffers.append(np.zeros((1, 1)))
+        count = 0
+        for buffer in self._buffers:
+            count = sys.getrefcount(buffer)
+        self._buffers.clear()
+        return count
+
+
 _ALWAYS_WRITTEN = 6  # leading rows of CURVE_FIELDS that record_bar_nb writes on every bar
+_POOL = _BufferPool(size=2, max_bytes=1 << 30)
 _POPULATE_MIN = 4 << 20  # bytes from which pages are faulted in by a second thread
 _MADV_POPULATE_WRITE = 23  # Linux >= 5.14: fault pages in writable, contents unchanged
 
@@ -572,8 +620,20 @@ def _labels(table: pl.Series, codes: npt.NDArray[np.int64]) -> pl.Series:
     return table.gather(codes)
 
 
-def _times(ts: npt.NDArray[np.int64], rows: npt.NDArray[np.int64]) -> pl.Series:
-    return pl.Series(ts[rows], dtype=pl.Int64).cast(_TS)
+def _as_time(ns: npt.NDArray[np.int64]) -> pl.Series:
+    return pl.Series(ns, dtype=pl.Int64).cast(_TS)
+
+
+def _int_columns(
+    records: npt.NDArray[np.float64],
+    ts: npt.NDArray[np.int64],
+    columns: tuple[int, ...],
+    times: tuple[int, ...],
+) -> npt.NDArray[np.int64]:
+    # rows: the record columns `columns` as int64, then the bar columns `times` as timestamps
+    cols = np.array(columns + times, dtype=np.int64)
+    as_time = np.arange(cols.shape[0]) >= len(columns)
+    return int_columns_nb(records, cols, as_time, ts)
 
 
 def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
@@ -605,19 +665,21 @@ def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
         }
     curve = {name: rows[name] for name in EQUITY_CURVE_SCHEMA if name != "timestamp"}
     equity_curve = equity_curve_frame(ts, curve)
-    ta = (
-        np.nan_to_num(trades).astype(np.int64)
-        if trades.size
-        else np.zeros((0, trades.shape[1]), np.int64)
-    )
-    sides = ta[:, 15] if trades.shape[1] > 15 else np.ones(trades.shape[0], dtype=np.int64)
+    # integer columns (ids, asset/label codes, bars -> timestamps) in one compiled pass each
+    n_r = trades.shape[0]
+    if trades.shape[1] > 15:  # (target-weight trades carry their side)
+        ta = _int_columns(trades, ts, (0, 15, 13, 14), (2, 3))
+        sides = ta[1].astype(np.int8)
+    else:
+        ta = _int_columns(trades, ts, (0, 0, 13, 14), (2, 3))
+        sides = np.ones(n_r, dtype=np.int8)
     trades_df = pl.DataFrame(
         {
-            "asset": names.gather(ta[:, 0]),
-            "side": pl.Series(sides.astype(np.int8), dtype=pl.Int8),
+            "asset": names.gather(ta[0]),
+            "side": sides,
             "quantity": trades[:, 1],
-            "entry_time": _times(ts, ta[:, 2]),
-            "exit_time": _times(ts, ta[:, 3]),
+            "entry_time": _as_time(ta[4]),
+            "exit_time": _as_time(ta[5]),
             "entry_price": trades[:, 4],
             "exit_price": trades[:, 5],
             "gross_pnl": trades[:, 6],
@@ -627,8 +689,8 @@ def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
             "return": trades[:, 10],
             "mae": trades[:, 11],
             "mfe": trades[:, 12],
-            "bars_held": ta[:, 13],
-            "exit_reason": _labels(_TAG_LABELS, ta[:, 14]),
+            "bars_held": ta[2],
+            "exit_reason": _labels(_TAG_LABELS, ta[3]),
         },
         schema=TRADES_SCHEMA,
     )
@@ -637,14 +699,14 @@ def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
     metrics_of = _in_thread(
         _venue.compute_metrics, equity_curve, trades_df, config, threaded=ts.shape[0] >= _THREAD_MIN
     )
-    fa = fills.astype(np.int64) if fills.size else np.zeros((0, 11), dtype=np.int64)
+    fa = _int_columns(fills, ts, (1, 2, 3, 10), (0,))
     n_f = fills.shape[0]
     fills_df = pl.DataFrame(
         {
-            "timestamp": _times(ts, fa[:, 0]),
-            "order_id": fa[:, 1],
-            "asset": names.gather(fa[:, 2]),
-            "side": pl.Series(fa[:, 3], dtype=pl.Int8),
+            "timestamp": _as_time(fa[4]),
+            "order_id": fa[0],
+            "asset": names.gather(fa[1]),
+            "side": fa[2].astype(np.int8),
             "quantity": fills[:, 4],
             "price": fills[:, 5],
             "reference_price": fills[:, 6],
@@ -652,34 +714,36 @@ def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
             "slippage": fills[:, 8],
             "impact": np.zeros(n_f),
             "remaining": fills[:, 9],
-            "multiplier": mult[fa[:, 2]],
-            "tag": _labels(_TAG_LABELS, fa[:, 10]),
+            "multiplier": mult[fa[1]],
+            "tag": _labels(_TAG_LABELS, fa[3]),
         },
         schema=FILLS_SCHEMA,
     )
-    oa = np.nan_to_num(orders).astype(np.int64) if orders.size else np.zeros((0, 12), np.int64)
+    oa = _int_columns(orders, ts, (0, 3, 4, 6, 7, 10, 11), (1, 2))
     n_o = orders.shape[0]
+    nan_o = np.full(n_o, np.nan)
     orders_df = pl.DataFrame(
         {
-            "order_id": oa[:, 0],
-            "created_at": _times(ts, oa[:, 1]),
-            "updated_at": _times(ts, oa[:, 2]),
-            "asset": names.gather(oa[:, 3]),
-            "side": pl.Series(oa[:, 4], dtype=pl.Int8),
+            "order_id": oa[0],
+            "created_at": _as_time(oa[7]),
+            "updated_at": _as_time(oa[8]),
+            "asset": names.gather(oa[1]),
+            "side": oa[2].astype(np.int8),
             "quantity": orders[:, 5],
-            "order_type": _labels(_ORDER_TYPE_LABELS, oa[:, 6]),
-            "limit_price": np.full(n_o, np.nan),
-            "stop_price": np.full(n_o, np.nan),
+            "order_type": _labels(_ORDER_TYPE_LABELS, oa[3]),
+            "limit_price": nan_o,
+            "stop_price": nan_o,
             "time_in_force": pl.repeat("GTC", n_o, dtype=pl.String, eager=True),
-            "status": _labels(_STATUS_LABELS, oa[:, 7]),
+            "status": _labels(_STATUS_LABELS, oa[4]),
             "filled_quantity": orders[:, 8],
             "average_fill_price": orders[:, 9],
-            "reason": _labels(_REASON_LABELS, oa[:, 10]),
-            "tag": _labels(_TAG_LABELS, oa[:, 11]),
+            "reason": _labels(_REASON_LABELS, oa[5]),
+            "tag": _labels(_TAG_LABELS, oa[6]),
         },
         schema=ORDERS_SCHEMA,
     )
-    if n_o > 1 and not bool(np.all(oa[1:, 0] > oa[:-1, 0])):  # rows usually come in id order
+    ids = oa[0]
+    if n_o > 1 and not bool(np.all(ids[1:] > ids[:-1])):  # rows usually come in id order
         orders_df = orders_df.sort("order_id")
     # the kernel wrote the non-zero positions in row-major order (as np.nonzero gives them)
     if len(assets) == 1:
@@ -689,7 +753,7 @@ def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
     held_ts, held_qty, held_value = out.pos_ts[:n_pos], out.pos_qty[:n_pos], out.pos_value[:n_pos]
     positions = pl.DataFrame(
         {
-            "timestamp": pl.Series(held_ts, dtype=pl.Int64).cast(_TS),
+            "timestamp": _as_time(held_ts),
             "asset": held,
             "quantity": held_qty,
             "market_value": held_value,
