@@ -7,6 +7,7 @@ from typing import Any
 from ml4t.backtest.strategy.strategy import Strategy
 
 __all__ = [
+    "AllInReversal",
     "BracketEntry",
     "CrossOnMarketData",
     "PendingEntry",
@@ -109,6 +110,23 @@ class PercentEntry(Strategy):
             self.buy_percent(asset, self.percent)
         elif pos != 0 and exit_ > 0:
             self.close_position(asset)
+
+
+class AllInReversal(Strategy):
+    """backtesting.py's SmaCross with exclusive orders: close, then all in the other way.
+
+    On a cross above: close what is held and buy with `fraction` of the buying power at the
+    next open (sized when the order fills); on a cross below: the same, selling short.
+    """
+
+    def __init__(self, fraction: float) -> None:
+        self.fraction = fraction
+
+    def on_bar(self, bar: Any) -> None:
+        asset, entry, exit_, _ = _signals(bar)
+        if entry > 0 or exit_ > 0:
+            self.close_position(asset)
+            self.order_percent_at_fill(asset, self.fraction if entry > 0 else -self.fraction)
 
 
 class Reversal(Strategy):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import partial
 from typing import Any
 
@@ -59,17 +60,12 @@ register(
         "bp_sma_cross_all_in",
         "backtesting.py",
         "percent-of-equity sizing, short selling and reversals, percentage commissions",
-        f"{_GOOG}; the docs' SmaCross(10, 20): buy() / sell() with the default size (99.99% of"
-        " available margin, whole shares, cost-adjusted), exclusive_orders, 0.2% commission.",
+        f"{_GOOG}; the docs' SmaCross(10, 20): buy() / sell() with the default size (1 - float"
+        " epsilon of the available margin, whole shares, cost-adjusted), exclusive_orders, 0.2%"
+        " commission; ml4t: close_position + order_percent_at_fill (sized at the fill).",
         goog_cross,
         partial(
             bpr.run_backtesting, logic=_sma_cross_all_in, commission=0.002, exclusive_orders=True
-        ),
-        ml4t_gap=(
-            "backtesting.py sizes a relative order when it fills: int(available margin * 0.9999"
-            " / (next open * (1 + commission))). ml4t sizes when the order is placed, at the"
-            " signal bar's price; BacktestConfig has no field for a fill-time, cost-adjusted"
-            " sizing base, and a strategy cannot know the next open without look-ahead."
         ),
     )
 )
@@ -134,6 +130,12 @@ def _ml4t(strategy_factory: Any, *, crypto: bool = False, **config: Any) -> Any:
 def _attach() -> None:
 
     ten = lambda: ml4t_runs.CrossStrategy(10)  # noqa: E731
+    # backtesting.py's default size is 1 - float epsilon of the available margin
+    all_in = lambda: ms.AllInReversal(1.0 - sys.float_info.epsilon)  # noqa: E731
+    attach_ml4t(
+        "bp_sma_cross_all_in",
+        _ml4t(all_in, commission={"kind": "percent", "rate": 0.002}),
+    )
     attach_ml4t("bp_market_next_open", _ml4t(ten))
     attach_ml4t("bp_trade_on_close", _ml4t(ten, fill_timing="same_close"))
     attach_ml4t("bp_bracket_sl_tp", _ml4t(lambda: ms.BracketEntry(size=10, stop=0.98, target=1.02)))

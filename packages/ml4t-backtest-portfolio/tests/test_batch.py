@@ -211,3 +211,56 @@ def test_check_orders_agrees_with_check_order(seed: int) -> None:
     assert 0 < sum(want) < n  # some refused (funds, shorts), some accepted
     odd = pf.check_orders(["A0", "nope"], np.array([1.0, 1.0]), np.ones(2), np.array([np.nan, 5.0]))
     assert odd.tolist() == [False, False]  # ask check_order for these (and the reason)
+
+
+@pytest.mark.parametrize("policy", ["cash", "regt", "regt_100"])
+@pytest.mark.parametrize("seed", range(4))
+def test_buying_power_change_predicts_the_booked_change(policy: str, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n_a = 5
+    names = [f"A{j}" for j in range(n_a)]
+    account = {
+        "cash": CashAccount(),
+        "regt": RegTMargin(),
+        "regt_100": RegTMargin(1.0, 1.0),
+    }[policy]
+    pf = Portfolio(names, initial_cash=1e6, account=account)
+    pf.mark(0, rng.uniform(20, 80, n_a))
+    checked = 0
+    for k in range(300):
+        a = int(rng.integers(0, n_a))
+        held = pf.position(names[a])
+        signed = float(rng.choice([-1.0, 1.0]) * rng.integers(1, 400))
+        if policy == "cash" and held + signed < 0.0:
+            signed = -held if held > 0.0 else abs(signed)  # no shorts in a cash account
+        price = float(np.round(rng.uniform(20, 80), 2))
+        commission = float(rng.choice([0.0, 1.0, 2.5]))
+        predicted = pf.buying_power_change(names[a], held, signed, price, commission)
+        arrays = pf.buying_power_changes(
+            [names[a]],
+            np.array([held]),
+            np.array([signed]),
+            np.array([price]),
+            np.array([commission]),
+        )
+        assert arrays.tolist() == [predicted]  # the array form: the same number
+        before = pf.buying_power()
+        excess_before = pf.equity - pf.initial_requirement()
+        pf.apply_fill(
+            FillEvent(
+                k,
+                k + 1,
+                names[a],
+                OrderSide.BUY if signed > 0 else OrderSide.SELL,
+                abs(signed),
+                price,
+                commission=commission,
+            )
+        )
+        after = pf.buying_power()
+        if policy == "cash" or min(excess_before, pf.equity - pf.initial_requirement()) > 0:
+            assert after - before == pytest.approx(predicted, rel=1e-9, abs=1e-6)
+            checked += 1
+        if k % 25 == 0:
+            pf.mark(k, rng.uniform(20, 80, n_a))
+    assert checked > 200

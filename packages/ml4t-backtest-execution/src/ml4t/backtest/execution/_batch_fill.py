@@ -51,7 +51,8 @@ def fill_market_batch(
 
     Returns:
         The fills in execution order, or None (nothing done) when the batch does not apply:
-        fewer than `BATCH_MIN` candidates, a priced order, OCO/OTO links, execution
+        fewer than `BATCH_MIN` candidates, a priced order or one sized at fill, OCO/OTO
+        links, execution
         algorithms, two orders on one asset, a volume cap, an impact model, the bar cap
         on costs, or a cost model without an array form.
     """
@@ -74,6 +75,7 @@ def fill_market_batch(
             or order.status not in _WORKING
             or order.oco
             or order.children
+            or order.size_fraction == order.size_fraction  # (not NaN) sized at fill
         ):
             return None
         orders.append(order)
@@ -135,12 +137,22 @@ def fill_market_batch(
         opening = qty - closing
     else:  # no account: nothing counts as closing or opening
         closing = opening = np.zeros(n)
-    # the running `pending` buying power before each candidate (and after the last)
-    pend = np.add.accumulate(np.concatenate(([broker._pend_bp], (closing - opening) * unit - comm)))
+    # the running `pending` buying power before each candidate (and after the last): the
+    # account's own effect of each fill when it has one, else the broker's estimate
+    if broker._exact_bp:
+        step = account.buying_power_changes(  # type: ignore[union-attr]
+            [o.asset for o in orders], held, sign * qty, price, comm
+        )
+    else:
+        step = (closing - opening) * unit - comm
+    pend = np.add.accumulate(np.concatenate(([broker._pend_bp], step)))
     if account is not None:
         opens = opening > 0.0
         if opens.any():
-            have = account.buying_power() + pend[:-1]
+            if broker._exact_bp:  # as `_available`, for each candidate in turn
+                have = np.maximum(account.raw_buying_power() + pend[:-1], 0.0)  # type: ignore[attr-defined]
+            else:
+                have = account.buying_power() + pend[:-1]
             short_fail = np.zeros(n, dtype=np.bool_)
             defs = broker._asset_defs
             for k in np.flatnonzero(opens & (sign < 0.0)).tolist():

@@ -237,6 +237,12 @@ class SimulationBroker:
         self._events: list[OrderEvent] = []
         self.record_events = bool(record_events)
         self._batch_fills = True  # `_batch_fill` for many market orders (tests turn it off)
+        # An account that reports each fill's exact effect on its buying power (a
+        # `Portfolio`): the pending buying power follows it (`_available`).
+        self._exact_bp = all(
+            callable(getattr(account, name, None))
+            for name in ("buying_power_change", "buying_power_changes", "raw_buying_power")
+        )
         self._updated: dict[int, Timestamp] = {}  # order id -> time of its last change
         self._changes = 0  # status changes so far (what `_emit` was called for)
         self._algos: dict[int, ExecutionAlgorithm] = {}
@@ -833,14 +839,18 @@ class SimulationBroker:
         else:
             if self._rows:
                 self._fold_rows()
-            reason = validate_order(
-                order,
-                self._asset_defs[a],
-                account=self.account,
-                reference_price=self._last_close.item(a),
-                pending_position=pending_position,
-                releasable=self._releasable,
-            )
+            reason = None
+            if order.size_fraction == order.size_fraction:  # (not NaN) sized at fill
+                reason = self._estimate_sized(order, a)
+            if reason is None:
+                reason = validate_order(
+                    order,
+                    self._asset_defs[a],
+                    account=self.account,
+                    reference_price=self._last_close.item(a),
+                    pending_position=pending_position,
+                    releasable=self._releasable,
+                )
         if reason is not None:
             self._reject(order, reason)
             return
@@ -860,6 +870,84 @@ class SimulationBroker:
         self._add_slot(order, active=not is_child, eligible=eligible, a=a, phase=phase)
         for child in order.children:
             self._submit(child, eligible=_NEVER, pending_position=order.quantity * int(order.side))
+
+    def _estimate_sized(self, order: Order, a: int) -> str | None:
+        # An order sized at fill: its provisional quantity, sized as `_size_at_fill` would
+        # at the last close (at least one lot); a reason when it cannot work here.
+        if self.account is None:
+            return (
+                f"an order sized at fill ({order.asset!r}) needs an account to size it from; "
+                "give the broker an `account` or order a quantity"
+            )
+        if order.order_type is not _OrderType_MARKET:
+            return "only market orders can be sized at fill"
+        lot = self._lot[a]
+        price = self._last_close.item(a)
+        estimate = 0.0
+        if price > 0.0:  # (False for NaN)
+            mult = self._mult_list[a]
+            unit = self._bp_margin[a] or price * mult
+            budget = order.size_fraction * self.account.buying_power()
+            estimate = floor_to_step(
+                fee_inclusive_quantity(
+                    budget, unit, lambda q: self._commission(q, price, mult, False)
+                ),
+                lot,
+            )
+        order.quantity = max(estimate, lot)
+        return None
+
+    def _size_at_fill(self, order: Order, a: int, ref: float, volume: float) -> float | None:
+        # The quantity of an order sized at fill: the most whole lots that `size_fraction`
+        # of the buying power now available (fills earlier in this pass included) pays for
+        # at this fill's price, slippage and commission included; None (order canceled)
+        # when not even one lot fits.
+        account = self.account
+        assert account is not None  # checked on submission
+        lot = self._lot[a]
+        mult = self._mult_list[a]
+        margin = self._bp_margin[a]
+        budget = order.size_fraction * self._available()
+        limited = order.order_type in _LIMITED
+        side = int(order.side)
+        qty = order.quantity
+        slip, temp, perm = self._costs(order, ref, qty, a, volume, limited)
+        price = ref + side * (slip + temp + perm)
+        qty = floor_to_step(
+            fee_inclusive_quantity(
+                budget, margin or price * mult, lambda q: self._commission(q, price, mult, False)
+            ),
+            lot,
+        )
+        while qty > 0.0:  # costs that grow with the quantity: step down to what fits
+            slip, temp, perm = self._costs(order, ref, qty, a, volume, limited)
+            price = ref + side * (slip + temp + perm)
+            if qty * (margin or price * mult) + self._commission(qty, price, mult, False) <= (
+                budget
+            ):
+                break
+            qty = floor_to_step(qty - lot, lot)
+        if qty <= 0.0:
+            self._finish(
+                order,
+                _OrderStatus_CANCELED,
+                f"sized at fill: {order.size_fraction:g} of the buying power ({budget:.2f} of "
+                f"it) does not pay for one lot of {order.asset!r} at {price:g}",
+            )
+            return None
+        order.quantity = qty
+        return qty
+
+    def _available(self) -> float:
+        # Buying power now: the account's, plus the effect of this pass's fills it has not
+        # booked. With an account that reports its exact fill effects, start from its
+        # unfloored value (a deficit must be made up before anything is available).
+        account = self.account
+        assert account is not None
+        if self._exact_bp:
+            raw: float = account.raw_buying_power()  # type: ignore[attr-defined]
+            return max(raw + self._pend_bp, 0.0)
+        return account.buying_power() + self._pend_bp
 
     def _releasable(self) -> float:
         # Value that working exit orders free when they fill (at limit/stop/last close).
@@ -1731,6 +1819,13 @@ class SimulationBroker:
         lot = self._lot[a]
         volume = float(self._volume[a])
         qty = max(order.quantity - order.filled_quantity, 0.0)  # order.remaining
+        if order.size_fraction == order.size_fraction and not order.filled_quantity:
+            sized = self._size_at_fill(
+                order, a, base + self._shift.item(a) if code != _TOUCH else base, volume
+            )
+            if sized is None:
+                return None
+            qty = sized
         if self.volume_limit is not None:
             avail = floor_to_step(self.volume_limit.max_quantity(volume) - self._used.item(a), lot)
             if avail < qty:
@@ -1767,7 +1862,7 @@ class SimulationBroker:
                         f"(position {held:g}, sell {qty:g})",
                     )
                     return None
-                have = account.buying_power() + self._pend_bp
+                have = self._available()
                 comm = self._commission(qty, price, mult, maker)
                 margin = self._bp_margin[a]  # futures: initial margin per contract, else 0
                 need = opening * (margin or price * mult) + comm
@@ -1825,8 +1920,14 @@ class SimulationBroker:
         if perm:  # adding a zero changes nothing
             self._shift[a] += side * perm
         pend_pos = self._pend_pos
+        if self._exact_bp:  # the account's own effect of the fill
+            held = account.position(order.asset) + pend_pos.item(a)  # type: ignore[union-attr]
+            self._pend_bp += account.buying_power_change(  # type: ignore[union-attr]
+                order.asset, held, side * qty, price, commission
+            )
+        else:
+            self._pend_bp += (closing - opening) * (self._bp_margin[a] or price * mult) - commission
         pend_pos[a] = pend_pos.item(a) + side * qty
-        self._pend_bp += (closing - opening) * (self._bp_margin[a] or price * mult) - commission
         fill: FillEvent = _new_tuple(
             FillEvent,
             (

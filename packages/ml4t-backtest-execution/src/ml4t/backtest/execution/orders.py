@@ -92,6 +92,9 @@ class Order:
         parent: The OTO parent, or None.
         children: Orders this one triggers when it fills (OTO).
         oco: The other members of this order's OCO group.
+        size_fraction: For an order sized when it fills (`Order.market_sized_at_fill`), the
+            fraction of the buying power available at that moment it may use, commission
+            included; NaN for an order of a fixed quantity.
 
     Example:
         >>> order = Order.limit("AAPL", OrderSide.BUY, 100, 189.5)
@@ -114,6 +117,7 @@ class Order:
         "quantity",
         "reason",
         "side",
+        "size_fraction",
         "status",
         "stop_price",
         "submit_bar",
@@ -172,6 +176,7 @@ class Order:
         self.submit_bar = -1
         self.triggered = False
         self.trail_reference = _NAN
+        self.size_fraction = _NAN
         if self.order_type is not _OrderType_MARKET or self.time_in_force is _TimeInForce_GTD:
             self._check_prices()  # (a plain market order has nothing to check)
 
@@ -214,6 +219,7 @@ class Order:
         self.submit_bar = -1
         self.triggered = False
         self.trail_reference = _NAN
+        self.size_fraction = _NAN
         return self
 
     def _check_prices(self) -> None:
@@ -268,6 +274,51 @@ class Order:
             expire_at=expire_at,
             tag=tag,
         )
+
+    @classmethod
+    def market_sized_at_fill(
+        cls,
+        asset: AssetId,
+        side: OrderSide,
+        fraction: float,
+        *,
+        time_in_force: TimeInForce = TimeInForce.GTC,
+        tag: str = "",
+    ) -> Order:
+        """Return a market order whose quantity is set when it fills.
+
+        At the fill the broker sizes it to the largest whole number of lots that
+        ``fraction`` of the buying power then available pays for, commission and slippage
+        included: ``q * price * multiplier + commission(q) <= fraction * buying power``,
+        where the buying power counts the fills made before it in the same bar (a position
+        closed at the same open frees its value first). This is backtesting.py's default
+        order (`buy()` with a relative size) and "all in at the next open" in general.
+        Until it fills, `quantity` holds an estimate at the last close (set on submission).
+
+        Args:
+            asset: Asset id.
+            side: BUY or SELL (a SELL opens or adds to a short with the same sizing).
+            fraction: In (0, 1].
+            time_in_force: How long the order works.
+            tag: Free text carried into fills and events.
+
+        Raises:
+            InvalidQuantityError: `fraction` is not in (0, 1].
+
+        Example:
+            >>> o = Order.market_sized_at_fill("AAPL", OrderSide.BUY, 0.5)
+            >>> o.order_type.name, o.size_fraction
+            ('MARKET', 0.5)
+        """
+        fraction = float(fraction)
+        if not 0.0 < fraction <= 1.0:
+            raise InvalidQuantityError(
+                f"invalid `fraction` for {asset!r}: must be in (0, 1] (a share of the buying "
+                f"power at the fill), was {fraction!r}"
+            )
+        order = cls(asset, side, 1.0, OrderType.MARKET, time_in_force=time_in_force, tag=tag)
+        order.size_fraction = fraction
+        return order
 
     @classmethod
     def limit(

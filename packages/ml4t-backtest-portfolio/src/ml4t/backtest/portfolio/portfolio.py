@@ -421,6 +421,18 @@ class Portfolio:
             memo["buying_power"] = value
         return value
 
+    def raw_buying_power(self) -> float:
+        """Return `buying_power` before it is floored at zero (negative when short of it).
+
+        A margin account below its initial requirement has ``excess / initial_rate < 0``;
+        `buying_power` reports 0 then, this reports the deficit, which fills that reduce
+        the requirement must make up first (the broker adds `buying_power_change` to it).
+        """
+        if self._account.is_cash_account:
+            return self.cash - self.unsettled_cash()
+        excess = self.equity - self.initial_requirement()
+        return excess / self._account.default_initial_rate
+
     def can_short(self, asset: AssetId) -> bool:
         """Return True when a new short position in `asset` is permitted."""
         i = self._index.get(asset)
@@ -506,6 +518,87 @@ class Portfolio:
                 "reduce the quantity or add cash"
             )
         return None
+
+    def buying_power_change(
+        self, asset: AssetId, held: float, signed: float, price: float, commission: float
+    ) -> float:
+        """Return how much a fill would change `buying_power`, before it is booked.
+
+        The broker adds these up for the fills it has made but the account has not booked
+        yet, so an order later in the same bar sees the buying power those fills leave.
+        Cash account: the cash the fill moves, ``-signed * price * m * fx - commission``
+        (a sale only costs its commission while its proceeds settle, T+N).
+        Margin accounts: the change of ``equity - initial requirement`` over the initial
+        rate, with the position marked at the last price ``mark`` (the fill price when
+        there is none)::
+
+            equity:      signed * (mark - price) * m * fx - commission
+            requirement: (|held + signed| - |held|) * (mark * m * fx * rate + per_contract * fx)
+
+        Args:
+            asset: Asset id.
+            held: Position before the fill, counting fills not booked yet.
+            signed: Signed fill quantity.
+            price: Fill price.
+            commission: Commission of the fill.
+
+        Example:
+            >>> pf = Portfolio(["A"], initial_cash=1_000.0, account=RegTMargin(0.5, 0.25))
+            >>> pf.apply_fill(FillEvent(0, 1, "A", OrderSide.SELL, 10.0, 10.0))
+            >>> pf.mark(1, np.array([10.0]))
+            >>> pf.buying_power_change("A", -10.0, 10.0, 11.0, 0.0)  # cover 10 at 11
+            80.0
+            >>> before = pf.buying_power()
+            >>> pf.apply_fill(FillEvent(1, 2, "A", OrderSide.BUY, 10.0, 11.0))
+            >>> pf.buying_power() - before
+            80.0
+        """
+        i = self._index.get(asset)
+        if i is None:
+            i = self._i(asset)
+        mult, c, _ = self._static[i]
+        fx = self._fx.item(c) if c else 1.0
+        if self._account.is_cash_account:
+            if signed < 0.0 and self._settlement_days:  # proceeds wait for settlement
+                return -commission
+            return -signed * price * mult * fx - commission
+        mark = self._last.item(i)
+        if mark != mark:  # noqa: PLR0124 - NaN: no price seen yet
+            mark = price
+        d_equity = signed * (mark - price) * mult * fx - commission
+        d_size = abs(held + signed) - abs(held)
+        d_req = d_size * (mark * mult * fx * self._init_rate.item(i) + self._init_pc.item(i) * fx)
+        return float((d_equity - d_req) / self._account.default_initial_rate)
+
+    def buying_power_changes(
+        self,
+        assets: Sequence[AssetId],
+        held: npt.NDArray[np.float64],
+        signed: npt.NDArray[np.float64],
+        price: npt.NDArray[np.float64],
+        commission: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.float64]:
+        """Return `buying_power_change` for each fill (the same numbers, as an array)."""
+        n = len(assets)
+        index = self._index
+        idx = np.fromiter((index.get(a, -1) for a in assets), dtype=np.intp, count=n)
+        if n and idx.min() < 0:
+            self._i(assets[int(np.flatnonzero(idx < 0)[0])])  # raises UnknownAssetError
+        mult = self._mult[idx]
+        c = self._ccy[idx]
+        fx = np.where(c == 0, 1.0, self._fx[c])
+        if self._account.is_cash_account:
+            out: npt.NDArray[np.float64] = -signed * price * mult * fx - commission
+            if self._settlement_days:  # sale proceeds wait for settlement
+                out = np.where(signed < 0.0, -commission, out)
+            return out
+        mark = self._last[idx]
+        mark = np.where(np.isnan(mark), price, mark)
+        d_equity = signed * (mark - price) * mult * fx - commission
+        d_size = np.abs(held + signed) - np.abs(held)
+        d_req = d_size * (mark * mult * fx * self._init_rate[idx] + self._init_pc[idx] * fx)
+        result: npt.NDArray[np.float64] = (d_equity - d_req) / self._account.default_initial_rate
+        return result
 
     def check_orders(
         self,

@@ -210,6 +210,12 @@ def build_order(
     )
 
 
+def build_sized_order(asset: str, fraction: float, tag: str) -> Order:
+    """Build an unsubmitted market order sized at fill for a signed `fraction`."""
+    side = OrderSide.BUY if fraction > 0 else OrderSide.SELL
+    return Order.market_sized_at_fill(asset, side, abs(fraction), tag=tag)
+
+
 def build_close_order(asset: str, quantity: float, tag: str) -> Order:
     """Build a market-on-close order for a signed quantity (used at the end of a run)."""
     side = OrderSide.BUY if quantity > 0 else OrderSide.SELL

@@ -478,6 +478,26 @@ class _Run:
             return order
         return self._submit_order(order, j)
 
+    def submit_sized_at_fill(self, asset: AssetId, fraction: float, *, tag: str = "") -> Any:
+        j = self._column(asset)
+        self._sync()
+        order = _venue.build_sized_order(asset, fraction, tag)
+        if self.no_shorts and fraction < 0.0:
+            self._reject_locally(
+                order,
+                f"a sell sized at fill opens a short in {asset!r}: account.allow_short is "
+                "False; set it to True (margin account) or sell a quantity",
+            )
+            return order
+        if self.portfolio_rules:  # the rules see the quantity the last close would give
+            price = float(self.last_price[j])
+            estimate = 0.0
+            if price > 0.0:
+                estimate = fraction * float(self._pf.buying_power()) / (price * self.mults[j])
+            if self._rejected_by_portfolio_rules(order, j, estimate):
+                return order
+        return self._submit_order(order, j)
+
     def _rejected_by_portfolio_rules(self, order: Any, j: int, quantity: float) -> bool:
         # Ask the portfolio-level risk rules about a new order; a refusal is booked locally.
         if not self.portfolio_rules:

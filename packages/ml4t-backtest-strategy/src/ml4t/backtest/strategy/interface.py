@@ -83,6 +83,14 @@ class TradingInterface(Protocol):
         """Submit an order for a signed `quantity` (> 0 buy, < 0 sell); return the order."""
         ...
 
+    def submit_sized_at_fill(self, asset: AssetId, fraction: float, *, tag: str = "") -> Any:
+        """Submit a market order sized at its fill by a signed `fraction` of buying power.
+
+        The quantity is set when the order fills: the most lots that ``|fraction|`` of the
+        buying power then available pays for, costs included (> 0 buys, < 0 sells).
+        """
+        ...
+
     def cancel(self, order_id: int) -> None:
         """Cancel a working order."""
         ...

@@ -117,9 +117,11 @@ VECTORBT_PRESET: Final[MappingProxyType[str, Any]] = MappingProxyType(
 )
 
 # backtesting.py Backtest defaults (backtesting.py): cash 10,000; commission 0, spread 0;
-# market orders at the next bar's open (trade_on_close=False); default size 0.9999 of the
-# available margin, floored to whole units after adding costs to the price; an order the
-# margin cannot cover is canceled; sell() opens a short (margin=1: no leverage);
+# market orders at the next bar's open (trade_on_close=False); default size 1 - float epsilon
+# (_FULL_EQUITY in 0.6.6) of the margin available when the order fills, floored to whole
+# units after adding costs to the fill price (in ml4t: Strategy.order_percent_at_fill; the
+# `sizing` below is for sizers that size on submission); an order the margin cannot cover
+# is canceled; sell() opens a short (margin=1: no leverage);
 # SL/TP/closing orders are queued in front of new entries; when SL and TP are inside one bar
 # the SL is taken; open trades stay open at the end (finalize_trades=False).
 BACKTESTING_PY_PRESET: Final[MappingProxyType[str, Any]] = MappingProxyType(

@@ -373,6 +373,35 @@ class Strategy:
         quantity = round_quantity(quantity, api.quantity_step(asset))
         return self.order(asset, quantity, tag=tag) if quantity > 0 else None
 
+    def order_percent_at_fill(self, asset: AssetId, percent: float, *, tag: str = "") -> Any:
+        """Trade `percent` of the buying power available when the order fills (signed).
+
+        A market order whose quantity the broker sets at the fill, not now: the most whole
+        lots that ``|percent|`` of the buying power at that moment pays for at the fill
+        price, slippage and commission included (``0.5`` = half of it; negative sells
+        short). Fills earlier in the same bar count: with exits first (the default), a
+        position closed at the same open frees its value before this order is sized, so
+        ``close_position(a); order_percent_at_fill(a, -1.0)`` reverses all in. This is
+        backtesting.py's ``buy()`` / ``sell()`` with a relative size; use it when the
+        price the quantity depends on is the fill price itself (no look-ahead: the
+        strategy never sees that price). When not even one lot is affordable at the fill
+        the order is canceled with the reason.
+
+        Args:
+            asset: Asset id.
+            percent: Signed fraction in [-1, 0) or (0, 1].
+            tag: Carried into the order's fills and events.
+
+        Returns:
+            The order (its `quantity` is an estimate at the last close until it fills).
+        """
+        if not (math.isfinite(percent) and 0.0 < abs(percent) <= 1.0):
+            raise ValueError(
+                f"invalid `percent` for order_percent_at_fill({asset!r}): must be a signed "
+                f"fraction with 0 < |percent| <= 1, was {percent!r}"
+            )
+        return self.api.submit_sized_at_fill(asset, percent, tag=tag)
+
     def rebalance(
         self,
         weights: Mapping[AssetId, float] | Sequence[float] | npt.NDArray[np.float64],
