@@ -51,3 +51,12 @@ def test_ml_signal_example_model_and_strategy_are_point_in_time():
     )
     assert report.passed, report.violations
     assert report.decisions_checked > 0
+
+
+def test_all_in_reversal_example_is_point_in_time():
+    example = _load("all_in_reversal")
+    feed = sample_feed(["AAPL"], end="2015-12-31")
+    config = BacktestConfig.preset("backtesting.py", initial_cash=100_000.0)
+    report = check_lookahead(lambda f: example.AllInReversal(), feed, config, n_cuts=3, seed=3)
+    assert report.passed, report.violations
+    assert report.decisions_checked > 0
