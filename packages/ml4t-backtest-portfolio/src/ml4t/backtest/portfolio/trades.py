@@ -62,6 +62,30 @@ TRADE_COLUMNS = (
     "bars_held",
     "exit_reason",
 )
+_TRADE_SCHEMA: Final = dict(
+    zip(
+        TRADE_COLUMNS,
+        (
+            pl.String,
+            pl.Int8,
+            pl.Float64,
+            pl.Int64,  # entry_time, ns (cast to Datetime after loading)
+            pl.Int64,  # exit_time
+            pl.Float64,
+            pl.Float64,
+            pl.Float64,
+            pl.Float64,
+            pl.Float64,
+            pl.Float64,
+            pl.Float64,
+            pl.Float64,
+            pl.Float64,
+            pl.Int64,
+            pl.String,
+        ),
+        strict=True,
+    )
+)
 _EPS = 1e-12  # relative quantity tolerance below which a lot counts as closed
 # Compiled twin of `update_excursions`, used only once something else has imported it (so
 # importing the portfolio alone does not pull in numba).
@@ -375,32 +399,12 @@ class TradeTracker:
 
         Times are ``Datetime[ns, UTC]``; ``side`` is +1 (long) or -1 (short).
         """
-        cols = list(zip(*self._closed, strict=True)) if self._closed else [()] * 16
-        data: dict[str, pl.Series] = {}
-        dtypes = (
-            pl.String,
-            pl.Int8,
-            pl.Float64,
-            None,
-            None,
-            pl.Float64,
-            pl.Float64,
-            pl.Float64,
-            pl.Float64,
-            pl.Float64,
-            pl.Float64,
-            pl.Float64,
-            pl.Float64,
-            pl.Float64,
-            pl.Int64,
-            pl.String,
+        # the closed-trade tuples go to polars as rows in one call (no per-column lists)
+        frame = pl.DataFrame(self._closed, schema=_TRADE_SCHEMA, orient="row")
+        return frame.with_columns(
+            pl.col("entry_time").cast(pl.Datetime("ns", "UTC")),
+            pl.col("exit_time").cast(pl.Datetime("ns", "UTC")),
         )
-        for name, values, dtype in zip(TRADE_COLUMNS, cols, dtypes, strict=True):
-            if dtype is None:
-                data[name] = datetime_series(name, [int(v) for v in values])
-            else:
-                data[name] = pl.Series(name, list(values), dtype=dtype)
-        return pl.DataFrame(data)
 
     def open_trades(self) -> pl.DataFrame:
         """Return the open lots: asset, side, quantity, entry_time, entry_price, mae, mfe."""
