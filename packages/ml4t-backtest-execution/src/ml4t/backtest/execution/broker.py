@@ -404,21 +404,44 @@ class SimulationBroker:
         model = slot_order[first[0]]
         assert model is not None
         slots = np.fromiter((r[0] for r in rows), dtype=np.intp, count=len(rows))
-        self._s_asset[slots] = np.fromiter((r[1] for r in rows), np.int64, count=len(rows))
-        self._s_side[slots] = np.fromiter((r[2] for r in rows), np.int8, count=len(rows))
-        self._s_type[slots] = model.order_type
-        self._s_tif[slots] = model.time_in_force
-        self._s_phase[slots] = first[3]
-        self._s_submit[slots] = model.submit_bar
-        self._s_expire[slots] = _NEVER if model.expire_at is None else model.expire_at
-        self._s_active[slots] = first[5]
-        self._s_elig[slots] = first[4]
-        self._s_limit[slots] = model.limit_price
-        self._s_stop[slots] = model.stop_price
-        self._s_amount[slots] = model.trail_amount
-        self._s_pct[slots] = model.trail_percent
-        self._s_ref[slots] = model.trail_reference
-        self._s_trig[slots] = model.triggered
+        self._write_slots(
+            slots,
+            np.fromiter((r[1] for r in rows), np.int64, count=len(rows)),
+            np.fromiter((r[2] for r in rows), np.int8, count=len(rows)),
+            model,
+            phase=first[3],
+            eligible=first[4],
+            active=first[5],
+        )
+
+    def _write_slots(
+        self,
+        at: npt.NDArray[np.intp],
+        assets: npt.ArrayLike,
+        sides: npt.ArrayLike,
+        model: Order,
+        *,
+        phase: int,
+        eligible: int,
+        active: bool,
+    ) -> None:
+        # Book columns of slots `at` for orders that differ only in asset and side; the
+        # other columns come from `model`.
+        self._s_asset[at] = assets
+        self._s_side[at] = sides
+        self._s_type[at] = model.order_type
+        self._s_tif[at] = model.time_in_force
+        self._s_phase[at] = phase
+        self._s_submit[at] = model.submit_bar
+        self._s_expire[at] = _NEVER if model.expire_at is None else model.expire_at
+        self._s_active[at] = active
+        self._s_elig[at] = eligible
+        self._s_limit[at] = model.limit_price
+        self._s_stop[at] = model.stop_price
+        self._s_amount[at] = model.trail_amount
+        self._s_pct[at] = model.trail_percent
+        self._s_ref[at] = model.trail_reference
+        self._s_trig[at] = model.triggered
 
     def _sync_slot(self, s: int, order: Order) -> None:
         self._s_limit[s] = order.limit_price
@@ -750,22 +773,15 @@ class SimulationBroker:
         flags = self._special
         for s in slots:
             flags[s] = special
-        at = np.array(slots, dtype=np.intp)
-        self._s_asset[at] = assets
-        self._s_side[at] = [int(o.side) for o in orders]
-        self._s_type[at] = model.order_type
-        self._s_tif[at] = model.time_in_force
-        self._s_phase[at] = phase
-        self._s_submit[at] = model.submit_bar
-        self._s_expire[at] = _NEVER if model.expire_at is None else model.expire_at
-        self._s_active[at] = True
-        self._s_elig[at] = eligible
-        self._s_limit[at] = model.limit_price
-        self._s_stop[at] = model.stop_price
-        self._s_amount[at] = model.trail_amount
-        self._s_pct[at] = model.trail_percent
-        self._s_ref[at] = model.trail_reference
-        self._s_trig[at] = model.triggered
+        self._write_slots(
+            np.array(slots, dtype=np.intp),
+            assets,
+            [int(o.side) for o in orders],
+            model,
+            phase=phase,
+            eligible=eligible,
+            active=True,
+        )
 
     def _batch_checks(
         self,

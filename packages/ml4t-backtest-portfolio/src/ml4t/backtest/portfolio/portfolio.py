@@ -453,6 +453,30 @@ class Portfolio:
             return f"short sale not permitted for {asset!r}: it is on the hard-to-borrow list"
         return None
 
+    def _available(self) -> float:
+        # What an opening order may use: settled cash (cash account) or excess equity.
+        memo = self._memo
+        available = memo.get("available")
+        if available is None:
+            if self._account.is_cash_account:
+                available = self.cash - self.unsettled_cash()
+            else:
+                available = self.equity - self.initial_requirement()
+            memo["available"] = available
+        return available
+
+    def _rows_of(
+        self, assets: Sequence[AssetId]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+        # Row of each asset (0 where unknown), which are known, and each one's FX rate.
+        index = self._index
+        idx = np.fromiter((index.get(a, -1) for a in assets), dtype=np.intp, count=len(assets))
+        known = idx >= 0
+        idx = np.where(known, idx, 0)
+        c = self._ccy[idx]
+        fx = np.where(c == 0, 1.0, self._fx[c])  # the base currency's rate is always 1
+        return idx, known, fx
+
     def check_order(
         self, asset: AssetId, side: OrderSide, quantity: float, price: float
     ) -> str | None:
@@ -502,14 +526,7 @@ class Portfolio:
         need = opening * (
             abs(price) * mult * fx * self._init_rate.item(i) + self._init_pc.item(i) * fx
         )
-        memo = self._memo
-        available = memo.get("available")
-        if available is None:
-            if self._account.is_cash_account:
-                available = self.cash - self.unsettled_cash()
-            else:
-                available = self.equity - self.initial_requirement()
-            memo["available"] = available
+        available = self._available()
         if need > available + 1e-9 * max(abs(available), 1.0):
             label = "settled cash" if self._account.is_cash_account else "excess equity"
             return (
@@ -579,14 +596,10 @@ class Portfolio:
         commission: npt.NDArray[np.float64],
     ) -> npt.NDArray[np.float64]:
         """Return `buying_power_change` for each fill (the same numbers, as an array)."""
-        n = len(assets)
-        index = self._index
-        idx = np.fromiter((index.get(a, -1) for a in assets), dtype=np.intp, count=n)
-        if n and idx.min() < 0:
-            self._i(assets[int(np.flatnonzero(idx < 0)[0])])  # raises UnknownAssetError
+        idx, known, fx = self._rows_of(assets)
+        if not known.all():
+            self._i(assets[int(np.flatnonzero(~known)[0])])  # raises UnknownAssetError
         mult = self._mult[idx]
-        c = self._ccy[idx]
-        fx = np.where(c == 0, 1.0, self._fx[c])
         if self._account.is_cash_account:
             out: npt.NDArray[np.float64] = -signed * price * mult * fx - commission
             if self._settlement_days:  # sale proceeds wait for settlement
@@ -626,11 +639,7 @@ class Portfolio:
             ...                 np.array([100.0, 100.0])).tolist()
             [True, False]
         """
-        n = len(assets)
-        index = self._index
-        idx = np.fromiter((index.get(a, -1) for a in assets), dtype=np.intp, count=n)
-        known = idx >= 0
-        idx = np.where(known, idx, 0)
+        idx, known, fx = self._rows_of(assets)
         q = np.asarray(quantities, dtype=np.float64)
         price = np.asarray(prices, dtype=np.float64)
         ok = known & np.isfinite(q) & (q > 0.0) & np.isfinite(price)
@@ -647,19 +656,10 @@ class Portfolio:
                 ok[k] = False
         if not opens.any():
             return ok
-        c = self._ccy[idx]
-        fx = np.where(c == 0, 1.0, self._fx[c])  # the base currency's rate is always 1
         need = opening * (
             np.abs(price) * self._mult[idx] * fx * self._init_rate[idx] + self._init_pc[idx] * fx
         )
-        memo = self._memo
-        available = memo.get("available")
-        if available is None:
-            if self._account.is_cash_account:
-                available = self.cash - self.unsettled_cash()
-            else:
-                available = self.equity - self.initial_requirement()
-            memo["available"] = available
+        available = self._available()
         ok &= ~(opens & (need > available + 1e-9 * max(abs(available), 1.0)))
         return ok
 
