@@ -1200,7 +1200,12 @@ class SimulationBroker:
         # Apply the pending bar rows to `_last_close` (and the EWMA statistics), in order.
         rows = self._rows
         self._rows = []
-        if all(impact is None or isinstance(impact, NoImpact) for impact, _, _ in rows):
+        plain = (
+            rows[0][0] is None or isinstance(rows[0][0], NoImpact)  # (one row: no generator)
+            if len(rows) == 1
+            else all(impact is None or isinstance(impact, NoImpact) for impact, _, _ in rows)
+        )
+        if plain:
             # Only the last close per asset matters: walk back from the newest row and stop
             # once every asset has one (the same values an in-order replay leaves).
             newest, close_, _ = rows[-1]
