@@ -264,6 +264,93 @@ def record_bar_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
     return n_pos, eq, peak, simple
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _quiet_run_1_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
+    t: int,
+    t_end: int,
+    cash: float,
+    q: float,
+    k_q: float,
+    m: float,
+    price: npt.NDArray[np.float64],
+    close: npt.NDArray[np.float64],
+    high: npt.NDArray[np.float64],
+    low: npt.NDArray[np.float64],
+    entries: npt.NDArray[np.float64],
+    exits: npt.NDArray[np.float64],
+    use_exits: bool,
+    risk_on: bool,
+    ts: npt.NDArray[np.int64],
+    curve: npt.NDArray[np.float64],
+    pos_ts: npt.NDArray[np.int64],
+    pos_qty: npt.NDArray[np.float64],
+    pos_value: npt.NDArray[np.float64],
+    n_pos: int,
+    prev: float,
+    peak: float,
+    last: npt.NDArray[np.float64],
+    ref_close: npt.NDArray[np.float64],
+    k_best: npt.NDArray[np.float64],
+    k_worst: npt.NDArray[np.float64],
+) -> tuple[int, int, float, float]:
+    # The quiet bars of a one-asset run from `t` (known quiet) on, with the state in
+    # locals: per bar the steps of the quiet branch of `simulate_signals_nb` (mark, lot
+    # excursions, record_bar_nb for a simple bar, the same arithmetic). Stops before the
+    # first bar that is not quiet, that is `t_end`, or whose value would not be positive
+    # (not a simple bar); returns (that bar, n_pos, prev, peak).
+    last0 = last[0]
+    ref0 = ref_close[0]
+    best = k_best[0]
+    worst = k_worst[0]
+    s = t
+    while s < t_end:
+        p = price[s, 0]
+        mark = p if not math.isnan(p) else last0
+        v = q * mark * m
+        if q != 0.0 and not v > 0.0:
+            break
+        if s > t:  # is bar s quiet? (bar t is)
+            if q > 0.0:
+                if risk_on or (use_exits and _is_signal(exits[s, 0])):
+                    break
+            elif q == 0.0 and _is_signal(entries[s, 0]):
+                break
+        last0 = mark
+        c = close[s, 0]
+        if not math.isnan(c):
+            ref0 = c
+        if k_q > 0.0:
+            best = np.fmax(best, high[s, 0])
+            worst = np.fmin(worst, low[s, 0])
+        elif k_q < 0.0:
+            best = np.fmin(best, low[s, 0])
+            worst = np.fmax(worst, high[s, 0])
+        eq = cash
+        lg = 0.0
+        if q != 0.0:
+            eq += v
+            lg += v
+            pos_ts[n_pos] = ts[s]
+            pos_qty[n_pos] = q
+            pos_value[n_pos] = v
+            n_pos += 1
+        curve[0, s] = eq
+        curve[1, s] = cash
+        curve[2, s] = lg
+        curve[3, s] = (lg - 0.0) / eq if eq != 0.0 else np.nan
+        curve[4, s] = eq / prev - 1.0
+        if s == 0 or not (peak >= eq or math.isnan(peak)):
+            peak = eq
+        curve[5, s] = eq / peak - 1.0
+        prev = eq
+        s += 1
+    last[0] = last0
+    ref_close[0] = ref0
+    k_best[0] = best
+    k_worst[0] = worst
+    return s, n_pos, prev, peak
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def simulate_signals_nb(  # noqa: PLR0917
     open_: npt.NDArray[np.float64],
@@ -360,11 +447,15 @@ def simulate_signals_nb(  # noqa: PLR0917
     fill_j = np.empty(n_a, dtype=np.int64)
     n_pos = 0
     prev_eq, peak_eq, simple = init_cash, init_cash, True  # record_bar_nb's state
+    t_quiet_end = n_t - 1 if close_at_end else n_t  # the last bar may have to flatten
+    skip_to = 0
     for t in range(n_t):
+        if t < skip_to:  # done by _quiet_run_1_nb
+            continue
         # ---- a quiet bar (no working order, no risk rule armed, no signal the strategy
         # acts on, not the last bar) only marks and records: the same steps as below,
         # without the passes that would find nothing to do
-        quiet = not (close_at_end and t == n_t - 1)
+        quiet = t < t_quiet_end
         for j in range(n_a):
             if not quiet:
                 break
@@ -374,6 +465,16 @@ def simulate_signals_nb(  # noqa: PLR0917
                 quiet = not (risk_on or (use_exits and _is_signal(exits[t, j])))
             elif qty[j] == 0.0:
                 quiet = not _is_signal(entries[t, j])
+        if quiet and n_a == 1 and simple:
+            # one asset: the whole run of quiet bars from t on, its state in registers
+            skip_to, n_pos, prev_eq, peak_eq = _quiet_run_1_nb(
+                t, t_quiet_end, cash, qty[0], k_qty[0], mult[0], price, close, high, low,
+                entries, exits, use_exits, risk_on, ts, curve, pos_ts, pos_qty, pos_value,
+                n_pos, prev_eq, peak_eq, last, ref_close, k_best, k_worst,
+            )  # fmt: skip
+            bar_count += skip_to - t
+            if skip_to > t:
+                continue
         if quiet:
             for j in range(n_a):
                 p = price[t, j]
