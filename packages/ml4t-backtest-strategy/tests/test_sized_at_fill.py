@@ -6,7 +6,10 @@ import math
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ml4t.backtest.core.data import DataFeed
 from ml4t.backtest.strategy.config import BacktestConfig
@@ -75,3 +78,34 @@ def test_bad_percent_and_a_sized_short_without_shorting_are_refused() -> None:
     assert row["status"] == "REJECTED"
     assert "opens a short" in row["reason"]
     assert result.fills.height == 0
+
+
+class RandomAllIn(Strategy):
+    """Random closes and all-in entries sized at the fill (long only)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def on_start(self, ctx: Any) -> None:
+        self.rng = np.random.default_rng(self.seed)
+
+    def on_bar(self, bar: Any) -> None:
+        roll = self.rng.random()
+        if roll < 0.3:
+            self.close_position("A")
+            self.order_percent_at_fill("A", float(self.rng.uniform(0.2, 1.0)))
+        elif roll < 0.45:
+            self.close_position("A")
+
+
+@given(seed=st.integers(0, 10_000), rate=st.sampled_from([0.0, 0.001, 0.01]))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_sized_entries_never_overdraw_a_cash_account(seed: int, rate: float) -> None:
+    rng = np.random.default_rng(seed)
+    close = 50.0 * np.exp(np.cumsum(rng.normal(0.0, 0.03, 80)))
+    opens = close * np.exp(rng.normal(0.0, 0.02, 80))  # gaps: the fill price is not the close
+    config = BacktestConfig(initial_cash=10_000.0, commission={"kind": "percent", "rate": rate})
+    result = BacktestEngine(_feed(opens.tolist(), close.tolist()), RandomAllIn(seed), config).run()
+    assert result.equity_curve["cash"].min() >= -1e-6  # every entry paid from cash left
+    entries = result.orders.filter(pl.col("tag") == "")
+    assert entries.filter(pl.col("status") == "REJECTED").height == 0  # none refused for funds
