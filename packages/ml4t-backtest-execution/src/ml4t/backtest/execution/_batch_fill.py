@@ -16,7 +16,7 @@ a buying-power shortfall, which rejects or resizes) and everything after it go t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -67,7 +67,11 @@ def fill_market_batch(
         return None
     slot_order = broker._slot_order
     orders: list[Order] = []
-    for s, _, code in cands:
+    slot_l: list[int] = []
+    base_l: list[float] = []
+    qty_l: list[float] = []
+    id_l: list[int] = []
+    for s, p, code in cands:
         order = slot_order[s]
         if (
             code != _MARKET_CODE
@@ -79,14 +83,16 @@ def fill_market_batch(
         ):
             return None
         orders.append(order)
-    slots = np.fromiter((c[0] for c in cands), dtype=np.intp, count=n)
+        slot_l.append(s)
+        base_l.append(p)
+        qty_l.append(max(order.quantity - order.filled_quantity, 0.0))  # order.remaining
+        id_l.append(order.order_id)
+    slots = np.array(slot_l, dtype=np.intp)
     a = broker._s_asset[slots]
     if np.unique(a).size != n:
         return None
-    base = np.fromiter((c[1] for c in cands), dtype=np.float64, count=n)
-    qty = np.fromiter(
-        (max(o.quantity - o.filled_quantity, 0.0) for o in orders), dtype=np.float64, count=n
-    )
+    base = np.array(base_l, dtype=np.float64)
+    qty = np.array(qty_l, dtype=np.float64)
     volume = np.asarray(broker._volume, dtype=np.float64)[a]
     slip = broker.slippage.slippage_many(base, qty, volume)
     if slip is None:
@@ -94,12 +100,10 @@ def fill_market_batch(
     mult = broker._multiplier[a]
     sign = broker._s_side[slots].astype(np.float64)
     account = broker.account
-    ids = np.fromiter((o.order_id for o in orders), dtype=np.int64, count=n)
+    ids = np.array(id_l, dtype=np.int64)
     pend_pos = broker._pend_pos
     if account is not None:
-        position = account.position
-        held = np.fromiter((position(o.asset) for o in orders), dtype=np.float64, count=n)
-        held += pend_pos[a]
+        held = _positions(broker, account, orders, a) + pend_pos[a]
     else:
         held = np.zeros(n)
     # rank: exits first (with an account), then by order id, as `_fill_cands` sorts
@@ -186,6 +190,20 @@ def fill_market_batch(
         if fill is not None:
             fills.append(fill)
     return fills
+
+
+def _positions(
+    broker: SimulationBroker, account: Any, orders: list[Order], a: npt.NDArray[np.int64]
+) -> FloatArray:
+    # The account's position in each order's asset: one gather from an account whose
+    # `quantities` array follows the broker's asset order (a Portfolio on the same feed),
+    # else one `position` call per order.
+    aligned = getattr(account, "assets", None) == broker.assets
+    quantities = getattr(account, "quantities", None) if aligned else None
+    if isinstance(quantities, np.ndarray):
+        return np.asarray(quantities[a], dtype=np.float64)
+    position = account.position
+    return np.array([position(o.asset) for o in orders], dtype=np.float64)
 
 
 def _book(  # noqa: PLR0917 - internal, positional arrays
