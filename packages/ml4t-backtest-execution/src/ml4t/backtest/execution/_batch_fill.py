@@ -16,7 +16,7 @@ a buying-power shortfall, which rejects or resizes) and everything after it go t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -102,10 +102,7 @@ def fill_market_batch(
     account = broker.account
     ids = np.array(id_l, dtype=np.int64)
     pend_pos = broker._pend_pos
-    if account is not None:
-        held = _positions(broker, account, orders, a) + pend_pos[a]
-    else:
-        held = np.zeros(n)
+    held = broker._held(a) + pend_pos[a] if account is not None else np.zeros(n)
     # rank: exits first (with an account), then by order id, as `_fill_cands` sorts
     if broker.exit_first and account is not None:
         rank = np.lexsort((ids, ~(held * sign < 0.0)))
@@ -190,20 +187,6 @@ def fill_market_batch(
         if fill is not None:
             fills.append(fill)
     return fills
-
-
-def _positions(
-    broker: SimulationBroker, account: Any, orders: list[Order], a: npt.NDArray[np.int64]
-) -> FloatArray:
-    # The account's position in each order's asset: one gather from an account whose
-    # `quantities` array follows the broker's asset order (a Portfolio on the same feed),
-    # else one `position` call per order.
-    aligned = getattr(account, "assets", None) == broker.assets
-    quantities = getattr(account, "quantities", None) if aligned else None
-    if isinstance(quantities, np.ndarray):
-        return np.asarray(quantities[a], dtype=np.float64)
-    position = account.position
-    return np.array([position(o.asset) for o in orders], dtype=np.float64)
 
 
 def _book(  # noqa: PLR0917 - internal, positional arrays

@@ -783,6 +783,19 @@ class SimulationBroker:
             active=True,
         )
 
+    def _held(self, idx: npt.NDArray[np.int64]) -> FloatArray:
+        # The account's position in the assets at positions `idx`: one gather from an
+        # account whose `quantities` array follows the broker's asset order (a Portfolio on
+        # the same assets), else one `position` call each.
+        account = self.account
+        assert account is not None
+        if getattr(account, "assets", None) == self.assets:
+            quantities = getattr(account, "quantities", None)
+            if isinstance(quantities, np.ndarray):
+                return np.asarray(quantities[idx], dtype=np.float64)
+        names = self.assets
+        return np.array([account.position(names[a]) for a in idx.tolist()], dtype=np.float64)
+
     def _batch_checks(
         self,
         idx: npt.NDArray[np.int64],
@@ -812,8 +825,7 @@ class SimulationBroker:
         if check_orders is None:
             return rounded, np.ones(n, dtype=np.bool_)
         names = self.assets
-        position = account.position
-        held = np.fromiter((position(names[a]) for a in idx.tolist()), np.float64, count=n)
+        held = self._held(idx)
         side = np.where(qty > 0.0, 1.0, -1.0)
         closing = np.where(held * side < 0.0, np.minimum(rounded, np.abs(held)), 0.0)
         opening = rounded - closing
