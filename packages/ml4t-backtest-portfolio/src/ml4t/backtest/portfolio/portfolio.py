@@ -739,14 +739,16 @@ class Portfolio:
         # cash and the totals as running sums in fill order (`np.add.accumulate` adds left
         # to right, as the loop does). False (nothing booked) when it does not apply.
         n = len(fills)
-        index = self._index
-        idx = np.fromiter((index.get(f.asset, -1) for f in fills), dtype=np.intp, count=n)
+        get = self._index.get
+        idx_l = [get(f.asset, -1) for f in fills]
+        idx = np.array(idx_l, dtype=np.intp)
         if idx.min() < 0 or np.unique(idx).size != n:
             return False
         self._memo.clear()
-        signed = np.fromiter((f.quantity * int(f.side) for f in fills), np.float64, count=n)
-        price = np.fromiter((f.price for f in fills), np.float64, count=n)
-        commission = np.fromiter((f.commission for f in fills), np.float64, count=n)
+        signed_l = [f.quantity * int(f.side) for f in fills]
+        signed = np.array(signed_l, dtype=np.float64)
+        price = np.array([f.price for f in fills], dtype=np.float64)
+        commission = np.array([f.commission for f in fills], dtype=np.float64)
         mult = self._mult[idx]
         old = self._qty[idx]
         avg_old = self._avg[idx]
@@ -790,8 +792,8 @@ class Portfolio:
         on_fill = self.tracker.on_fill
         for k, fill in enumerate(fills):
             on_fill(
-                int(idx[k]),
-                float(signed[k]),
+                idx_l[k],
+                signed_l[k],
                 fill.price,
                 fill.timestamp,
                 fill.commission,
