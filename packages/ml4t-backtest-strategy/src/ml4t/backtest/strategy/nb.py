@@ -507,14 +507,12 @@ def simulate_signals_nb(  # noqa: PLR0917
                     c = close[t, j]
                     if not math.isnan(c):
                         ref_close[j] = c
-                for j in range(n_a):
-                    if k_qty[j] != 0.0:
-                        if k_qty[j] > 0.0:
-                            k_best[j] = np.fmax(k_best[j], high[t, j])
-                            k_worst[j] = np.fmin(k_worst[j], low[t, j])
-                        else:
-                            k_best[j] = np.fmin(k_best[j], low[t, j])
-                            k_worst[j] = np.fmax(k_worst[j], high[t, j])
+                    if k_qty[j] > 0.0:
+                        k_best[j] = np.fmax(k_best[j], high[t, j])
+                        k_worst[j] = np.fmin(k_worst[j], low[t, j])
+                    elif k_qty[j] < 0.0:
+                        k_best[j] = np.fmin(k_best[j], low[t, j])
+                        k_worst[j] = np.fmax(k_worst[j], high[t, j])
                 bar_count += 1
                 # ---- 4. risk rules (close based)
                 if risk_on:
@@ -655,7 +653,13 @@ def simulate_signals_nb(  # noqa: PLR0917
                         o_slot[j] = row
                         o_elig[j] = t
                         o_close_phase[j] = True
-            # ---- matching pass: phase 0 = process_bar (open), phase 1 = process_close
+            # ---- matching pass: phase 0 = process_bar (open), phase 1 = process_close.
+            # Orders fill at the close only with same_close or when flattening at the end,
+            # at the open only without same_close: the other pass has nothing to match.
+            if phase == 0 and same_close:
+                continue
+            if phase == 1 and not (same_close or (close_at_end and t == n_t - 1)):
+                continue
             n_c = 0
             for j in range(n_a):
                 s = o_slot[j]
