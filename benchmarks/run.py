@@ -1,15 +1,17 @@
 """Side-by-side benchmarks of ml4t-backtest and its peers (issue 7).
 
-Every engine runs every workload in its own process, strictly one at a time. A child process
-loads the cached workload frame, does one untimed warm-up run on the first bars (so numba /
-JIT compilation is not timed, for ml4t and VectorBT alike), then times one full run: from the
-polars frame in memory to the final equity (data conversion included). The parent records the
-wall time, asset-bars per second and the child's peak RSS (``os.wait4`` rusage).
+Every engine runs every workload in its own process, strictly one at a time (Zipline's in a
+second environment, see `ENV_GROUPS`). A child process loads the cached workload frame, does
+one untimed warm-up run on the first bars (so numba / JIT compilation is not timed, for ml4t
+and VectorBT alike), then times one full run: from the polars frame in memory to the final
+equity (data conversion included). The parent records the wall time, asset-bars per second
+and the child's peak RSS (its VmHWM; ``os.wait4`` rusage as a cross-check).
 
 Before anything is ranked, each engine's fill count and final equity are compared with
 ml4t-backtest's on the same data at the same size; an engine that differs is flagged and left
 out of the ratios. Slow peers run a reduced size (marked "reduced"); their time is also shown
-scaled linearly to the full size.
+scaled linearly to the full size. Peak RSS is compared between full-size rows only: on B every
+peer but Zipline runs the full 500 x 2,520 for that (Backtrader takes about 4 minutes).
 
 Usage::
 
@@ -622,9 +624,12 @@ def _memory_lines(rows: list[dict[str, Any]]) -> list[str]:
         top = max(peers, key=lambda r: r["peak_rss_mib"])
         low = min(peers, key=lambda r: r["peak_rss_mib"])
         below = [o["path"] for o in ours if o["peak_rss_mib"] < low["peak_rss_mib"]]
+        span = f"{low['peak_rss_mib']:.0f}"
+        if top is not low:
+            span += f"-{top['peak_rss_mib']:.0f}"
         text += (
-            f"; peers {low['peak_rss_mib']:.0f}-{top['peak_rss_mib']:.0f} MiB; ml4t paths below"
-            f" every peer: {', '.join(below) if below else 'none'}"
+            f"; peers {span} MiB; ml4t paths below every peer:"
+            f" {', '.join(below) if below else 'none'}"
         )
     if reduced:
         text += (
