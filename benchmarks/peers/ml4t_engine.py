@@ -27,8 +27,9 @@ PATHS = {
 class CrossOnMarketData(Strategy):
     """Event per asset: precomputed cross flags, one list of bools per asset, by bar number.
 
-    A user's version of the rule: the SMA crosses are computed beforehand (vectorised); the
-    strategy keeps its positions from ``on_fill`` and skips an asset while its order waits.
+    A user's version of the rule: the SMA crosses are computed beforehand (vectorised), the
+    position comes from `get_position` (a market order fills at the next bar's open, before
+    that bar's events, so there is no working order to account for).
     """
 
     def __init__(self, entry: np.ndarray, exit_: np.ndarray, assets: tuple[str, ...]) -> None:
@@ -36,12 +37,6 @@ class CrossOnMarketData(Strategy):
         self.exit = {a: (exit_[:, j] > 0.0).tolist() for j, a in enumerate(assets)}
         self.t = -1  # bar number: one more for every new timestamp
         self.last_ts = -1
-        self.pos: dict[str, float] = {}
-        self.pending: set[str] = set()
-
-    def on_fill(self, fill: Any) -> None:
-        self.pending.discard(fill.asset)
-        self.pos[fill.asset] = self.pos.get(fill.asset, 0.0) + fill.signed_quantity
 
     def on_market_data(self, event: Any) -> None:
         ts = event.timestamp
@@ -49,16 +44,12 @@ class CrossOnMarketData(Strategy):
             self.last_ts = ts
             self.t += 1
         asset = event.asset
-        if asset in self.pending:
-            return
-        held = self.pos.get(asset, 0.0)
+        held = self.get_position(asset)
         if held == 0.0:
             if self.entry[asset][self.t]:
                 self.buy(asset, CROSS_SIZE)
-                self.pending.add(asset)
         elif self.exit[asset][self.t]:
             self.sell(asset, held)
-            self.pending.add(asset)
 
 
 class LongShortOnBar(Strategy):
