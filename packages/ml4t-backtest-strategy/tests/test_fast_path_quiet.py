@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -77,12 +78,12 @@ def test_repeated_runs_reuse_nothing_a_live_result_holds() -> None:
     feed, config = one_asset_case(0)
     strategy = SignalStrategy("entry", "exit")
     first = run_signals(feed, strategy, config)
-    frames = ("equity_curve", "positions")
+    frames = ("equity_curve", "positions", "fills", "orders", "trades")
     copies = {
         (name, col): getattr(first, name)[col].to_physical().to_numpy().copy()
         for name in frames
-        for col in getattr(first, name).columns
-        if col != "asset"
+        for col, dtype in getattr(first, name).schema.items()
+        if dtype != pl.String
     }
     other = config.replace(initial_cash=config.initial_cash * 2)
     for _ in range(3):  # each result dropped at once: its buffer is lent again

@@ -406,8 +406,9 @@ def simulate_signals_nb(  # noqa: PLR0917
 
     The caller allocates the outputs (with numpy, whose allocator makes large arrays far
     cheaper to touch than the kernel's): `curve` of shape (10, T), the position columns
-    with room for T * A rows, and zeroed record arrays with room for every fill (11
-    columns), order (12) and trade (15).
+    with room for T * A rows, and record arrays with room for every fill (11 columns),
+    order (12) and trade (15); they need not be zeroed (every field of a record is written
+    when the record is made).
     """
     n_t, n_a = close.shape
     cash = init_cash
@@ -551,6 +552,8 @@ def simulate_signals_nb(  # noqa: PLR0917
                         row = n_order
                         n_order += 1
                         orders[row, 0] = next_id
+                        orders[row, 8] = 0.0  # (the buffer may be reused)
+                        orders[row, 10] = REASON_NONE
                         next_id += 1
                         orders[row, 1] = t
                         orders[row, 2] = t
@@ -594,6 +597,8 @@ def simulate_signals_nb(  # noqa: PLR0917
                     row = n_order
                     n_order += 1
                     orders[row, 0] = next_id
+                    orders[row, 8] = 0.0  # (the buffer may be reused)
+                    orders[row, 10] = REASON_NONE
                     next_id += 1
                     orders[row, 1] = t
                     orders[row, 2] = t
@@ -640,6 +645,8 @@ def simulate_signals_nb(  # noqa: PLR0917
                         row = n_order
                         n_order += 1
                         orders[row, 0] = next_id
+                        orders[row, 8] = 0.0  # (the buffer may be reused)
+                        orders[row, 10] = REASON_NONE
                         next_id += 1
                         orders[row, 1] = t
                         orders[row, 2] = t

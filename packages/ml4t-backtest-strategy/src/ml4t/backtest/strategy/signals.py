@@ -294,7 +294,7 @@ def run_signals(
     # release the GIL); a feed computes its digest once and keeps it
     fingerprint_of = _in_thread(_venue.fingerprint, data_feed, threaded=n_t >= _THREAD_MIN)
     kernel_started = time.perf_counter()
-    out = _Outputs(n_t, n_a)
+    out = _Outputs(n_t, n_a, fill_cap, order_cap)
     fills, orders, trades, n_pos, simple = simulate_signals_nb(
         data_feed.open,
         data_feed.high,
@@ -332,9 +332,9 @@ def run_signals(
         out.pos_col,
         out.pos_qty,
         out.pos_value,
-        np.zeros((fill_cap, 11), order="F"),
-        np.zeros((order_cap, 12), order="F"),
-        np.zeros((fill_cap, 15), order="F"),
+        out.fills,
+        out.orders,
+        out.trades,
     )
     kernel_seconds = time.perf_counter() - kernel_started
     result = _result(
@@ -405,24 +405,40 @@ def _run_weights(
 
 
 class _Outputs:
-    # The per-bar outputs of the kernels, in one zeroed numpy allocation: a large one is
-    # mapped fresh (zero pages, no memset) with huge pages, so that first touch, most of
-    # the cost of writing them, is several times cheaper than for separate arrays or for
-    # memory numba allocates; rows a run does not write are never touched and cost no
-    # memory. Rows: the equity curve's columns (`CURVE_FIELDS`, each contiguous: a frame
-    # column without a copy), one row of zeros, then the position columns with room for
-    # every (bar, asset). The allocation comes from `_POOL`: the one of an earlier run of
-    # the same shape whose result is gone, when there is one.
-    __slots__ = ("curve", "pos_col", "pos_qty", "pos_ts", "pos_value", "zeros")
+    # The outputs of the kernels, in one zeroed numpy allocation: a large one is mapped
+    # fresh (zero pages, no memset) with huge pages, so that first touch, most of the cost
+    # of writing them, is several times cheaper than for separate arrays or for memory
+    # numba allocates; parts a run does not write are never touched and cost no memory.
+    # Rows of T: the equity curve's columns (`CURVE_FIELDS`, each contiguous: a frame
+    # column without a copy), one row of zeros, the position columns with room for every
+    # (bar, asset); then, when `fill_cap` is given, column-major fill (11 columns), order
+    # (12) and trade (15) records with room for `fill_cap` fills and trades and
+    # `order_cap` orders (every record column contiguous too). The allocation comes from
+    # `_POOL`: the one of an earlier run of the same layout whose result is gone, when
+    # there is one.
+    __slots__ = (
+        "curve", "fills", "orders", "pos_col", "pos_qty", "pos_ts", "pos_value", "trades",
+        "zeros",
+    )  # fmt: skip
 
-    def __init__(self, n_t: int, n_a: int) -> None:
+    def __init__(self, n_t: int, n_a: int, fill_cap: int = 0, order_cap: int = 0) -> None:
         n_c = len(CURVE_FIELDS)
-        buffer = _POOL.take((n_c + 1 + 4 * n_a, n_t))
+        per_bar = (n_c + 1 + 4 * n_a) * n_t
+        sizes = (fill_cap * 11, order_cap * 12, fill_cap * 15)
+        flat = _POOL.take((n_t, n_a, fill_cap, order_cap), per_bar + sum(sizes))
+        buffer = flat[:per_bar].reshape(n_c + 1 + 4 * n_a, n_t)
         self.curve = buffer[:n_c]
         self.zeros = buffer[n_c]
         pos = buffer[n_c + 1 :].reshape(4, n_t * n_a)
         self.pos_ts, self.pos_col = pos[0].view(np.int64), pos[1].view(np.int64)
         self.pos_qty, self.pos_value = pos[2], pos[3]
+        start = per_bar
+        records = []
+        caps = (fill_cap, order_cap, fill_cap)
+        for size, cap, width in zip(sizes, caps, (11, 12, 15), strict=True):
+            records.append(flat[start : start + size].reshape((cap, width), order="F"))
+            start += size
+        self.fills, self.orders, self.trades = records
 
 
 class _BufferPool:
@@ -433,37 +449,41 @@ class _BufferPool:
     # buffer of an earlier run once its result is gone. A buffer is idle when the pool
     # holds the only reference: every view of it (curve rows, position columns, the
     # frames' columns, arrays users take from the frames) refers to it as its `base`.
-    # A lent buffer needs no clearing: each run writes every curve row it exposes and the
-    # position rows it exposes, and nothing writes the row of zeros (frames are
-    # read-only). Buffers larger than `max_bytes` are not kept.
+    # A lent buffer needs no clearing: each run writes every curve row it exposes, the
+    # position rows and records it exposes (every field of a record when it is made), and
+    # nothing writes the row of zeros (frames are read-only). Buffers larger than
+    # `max_bytes` are not kept.
 
     def __init__(self, size: int, max_bytes: int) -> None:
-        self._buffers: list[npt.NDArray[np.float64]] = []
+        self._buffers: list[tuple[tuple[int, ...], npt.NDArray[np.float64]]] = []
         self._size = size
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
         self._idle = self._idle_refcount()
 
-    def take(self, shape: tuple[int, int]) -> npt.NDArray[np.float64]:
+    def take(self, layout: tuple[int, ...], size: int) -> npt.NDArray[np.float64]:
+        # a flat buffer of `size` floats, lent for `layout` (how the caller cuts it up): a
+        # buffer is reused only for the same layout, so that parts no run writes (the row
+        # of zeros) stay zero
         with self._lock:
-            for buffer in self._buffers:
-                if buffer.shape == shape and sys.getrefcount(buffer) <= self._idle:
-                    return buffer[:]  # (a view: the buffer is busy from here on)
-            buffer = np.zeros(shape)
+            for entry in self._buffers:
+                if entry[0] == layout and sys.getrefcount(entry[1]) <= self._idle:
+                    return entry[1][:]  # (a view: the buffer is busy from here on)
+            buffer = np.zeros(size)
             # the rows written on every bar, faulted in beside the kernel
-            _populate_in_thread(buffer[:_ALWAYS_WRITTEN])
+            _populate_in_thread(buffer[: _ALWAYS_WRITTEN * layout[0]])
             if buffer.nbytes <= self._max_bytes:
-                self._buffers.append(buffer)
+                self._buffers.append((layout, buffer))
                 del self._buffers[: -self._size]
             return buffer[:]
 
     def _idle_refcount(self) -> int:
         # the count `take` sees for a buffer that nothing else refers to (measured the same
         # way, so that it holds whatever the interpreter counts)
-        self._buffers.append(np.zeros((1, 1)))
+        self._buffers.append(((0,), np.zeros(1)))
         count = 0
-        for buffer in self._buffers:
-            count = sys.getrefcount(buffer)
+        for entry in self._buffers:
+            count = sys.getrefcount(entry[1])
         self._buffers.clear()
         return count
 
