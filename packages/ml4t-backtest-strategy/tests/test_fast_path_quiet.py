@@ -62,6 +62,9 @@ def test_one_asset_fast_path_matches_engine(seed: int) -> None:
     feed, config = one_asset_case(seed)
     strategy = SignalStrategy("entry", "exit")
     slow = BacktestEngine(data_feed=feed, strategy=strategy, config=config).run()
+    # a run of the same layout first, its result dropped: the run compared below writes
+    # into that run's (reused, not cleared) output buffer
+    run_signals(feed, strategy, config.replace(initial_cash=config.initial_cash * 3))
     fast = run_signals(feed, strategy, config)
     money = {"check_exact": False, "rel_tol": 0.0, "abs_tol": 1e-6}
     assert_frame_equal(slow.equity_curve, fast.equity_curve, **money)
