@@ -1385,19 +1385,19 @@ def int_columns_nb(
     columns: npt.NDArray[np.int64],
     as_time: npt.NDArray[np.bool_],
     ts: npt.NDArray[np.int64],
-) -> npt.NDArray[np.int64]:
-    """Return the integer `columns` of a record array, one row each, in one pass.
+    out: npt.NDArray[np.int64],
+) -> None:
+    """Fill `out` with the integer `columns` of a record array, one row each, in one pass.
 
-    Row ``c`` holds column ``columns[c]`` truncated to int64 (NaN -> 0, as
-    ``np.nan_to_num(x).astype(np.int64)`` gives), mapped through `ts` when
-    ``as_time[c]`` (a bar index -> its timestamp).
+    Row ``c`` of `out` (shape ``(len(columns), len(records))``, allocated by the caller)
+    gets column ``columns[c]`` truncated to int64 (NaN -> 0, as
+    ``np.nan_to_num(x).astype(np.int64)`` gives), mapped through `ts` when ``as_time[c]``
+    (a bar index -> its timestamp).
     """
     n = records.shape[0]
-    out = np.empty((columns.shape[0], n), dtype=np.int64)
     for c in range(columns.shape[0]):
         k = columns[c]
         for i in range(n):
             x = records[i, k]
             v = 0 if math.isnan(x) else int(x)
             out[c, i] = ts[v] if as_time[c] else v
-    return out
