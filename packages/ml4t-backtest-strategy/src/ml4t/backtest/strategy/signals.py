@@ -659,24 +659,15 @@ def _int_columns(
     return out
 
 
-def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
+def _curve_trades_metrics(  # noqa: PLR0917 (private: one call site, through _in_thread)
     ts: npt.NDArray[np.int64],
-    assets: tuple[str, ...],
-    mult: npt.NDArray[np.float64],
+    names: pl.Series,
     out: _Outputs,
-    n_pos: int,
     simple: bool,
-    fills: npt.NDArray[np.float64],
-    orders: npt.NDArray[np.float64],
     trades: npt.NDArray[np.float64],
     config: BacktestConfig,
-    fingerprint: Callable[[], dict[str, Any]],
-    started: float,
-    name: str,
-) -> BacktestResult:
-    # Frames are built column by column from the kernel's arrays (numpy -> polars without
-    # a copy); labels (assets, tags, statuses) are gathered from small lookup Series.
-    names = pl.Series(assets, dtype=pl.String)
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float]]:
+    # the equity curve and trades frames, and the metrics computed from them
     rows = dict(zip(CURVE_FIELDS, out.curve, strict=True))
     if simple:  # rows the kernel left unwritten (see record_bar_nb)
         long_e = rows["long_exposure"]
@@ -717,11 +708,34 @@ def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
         },
         schema=TRADES_SCHEMA,
     )
-    # metrics in a second thread while the other frames are built (numpy, polars and
-    # the compiled metric kernels release the GIL); inline for short runs
-    metrics_of = _in_thread(
-        _venue.compute_metrics, equity_curve, trades_df, config, threaded=ts.shape[0] >= _THREAD_MIN
-    )
+    return equity_curve, trades_df, _venue.compute_metrics(equity_curve, trades_df, config)
+
+
+def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
+    ts: npt.NDArray[np.int64],
+    assets: tuple[str, ...],
+    mult: npt.NDArray[np.float64],
+    out: _Outputs,
+    n_pos: int,
+    simple: bool,
+    fills: npt.NDArray[np.float64],
+    orders: npt.NDArray[np.float64],
+    trades: npt.NDArray[np.float64],
+    config: BacktestConfig,
+    fingerprint: Callable[[], dict[str, Any]],
+    started: float,
+    name: str,
+) -> BacktestResult:
+    # Frames are built column by column from the kernel's arrays (numpy -> polars without
+    # a copy); labels (assets, tags, statuses) are gathered from small lookup Series.
+    names = pl.Series(assets, dtype=pl.String)
+    # the equity curve, the trades and the metrics in a second thread while the other
+    # frames are built (numpy, polars and the compiled kernels release the GIL); inline for
+    # short runs
+    curve_trades_metrics = _in_thread(
+        _curve_trades_metrics, ts, names, out, simple, trades, config,
+        threaded=ts.shape[0] >= _THREAD_MIN,
+    )  # fmt: skip
     fa = _int_columns(fills, ts, (1, 2, 3, 10), (0,))
     n_f = fills.shape[0]
     fills_df = pl.DataFrame(
@@ -783,7 +797,7 @@ def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
         },
         schema=POSITIONS_SCHEMA,
     )
-    metrics = metrics_of()
+    equity_curve, trades_df, metrics = curve_trades_metrics()
     metadata: dict[str, Any] = {
         "strategy": name,
         "engine": "signal_fast_path",
