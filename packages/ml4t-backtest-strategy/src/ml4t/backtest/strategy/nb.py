@@ -10,6 +10,11 @@ many random cases.
 Supported: long-only entries/exits on a cash account; commission none / per share / percent
 / per trade; slippage none / percentage / fixed per unit; fill timing next open or same close;
 REJECT or RESIZE on a cash shortfall; stop loss, take profit, trailing stop and time exit.
+`simulate_weights_nb` does the same for target weights (`WeightStrategy`).
+
+The kernels write the result, not a history to derive it from: `record_bar_nb` writes each
+bar's equity-curve row and non-zero positions, the record arrays get one row per fill, order
+and trade; `int_columns_nb` turns the records' integer fields into frame columns.
 """
 
 from __future__ import annotations
