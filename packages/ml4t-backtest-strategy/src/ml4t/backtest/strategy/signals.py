@@ -489,7 +489,7 @@ class _BufferPool:
 
 
 _ALWAYS_WRITTEN = 6  # leading rows of CURVE_FIELDS that record_bar_nb writes on every bar
-_POOL = _BufferPool(size=2, max_bytes=1 << 30)
+_POOL = _BufferPool(size=2, max_bytes=256 << 20)  # keeps at most two, up to 256 MiB each
 _POPULATE_MIN = 4 << 20  # bytes from which pages are faulted in by a second thread
 _MADV_POPULATE_WRITE = 23  # Linux >= 5.14: fault pages in writable, contents unchanged
 
