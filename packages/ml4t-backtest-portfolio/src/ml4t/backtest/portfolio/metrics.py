@@ -508,30 +508,13 @@ def _tail(
     j = math.ceil(p * m + margin)
     if j >= m // 2:
         return None
-    buffer = np.empty(n)
+    # (numpy's boolean filter: no compiled kernel to load on a process's first long series)
     if upper:
-        cand = buffer[: _keep_nb(r, sample[m - 1 - j], True, buffer)]
+        cand = r[r >= sample[m - 1 - j]]
         offset = n - cand.size
         return (cand, offset) if rank >= offset else None
-    cand = buffer[: _keep_nb(r, sample[j], False, buffer)]
+    cand = r[r <= sample[j]]
     return (cand, 0) if cand.size > rank else None
-
-
-@njit(cache=True, nogil=True)
-def _keep_nb(
-    r: npt.NDArray[np.float64], threshold: float, upper: bool, out: npt.NDArray[np.float64]
-) -> int:
-    # r[r >= threshold] (upper) or r[r <= threshold] into `out`, in order; returns the count
-    k = 0
-    if upper:
-        for v in r:  # branch-free: write always, advance only past a kept value
-            out[k] = v
-            k += v >= threshold
-    else:
-        for v in r:
-            out[k] = v
-            k += v <= threshold
-    return k
 
 
 def _order_stats(r: npt.NDArray[np.float64], ranks: list[int]) -> dict[int, float]:
