@@ -572,7 +572,11 @@ class _Run:
         return list(self._broker.open_orders(asset))
 
     def position(self, asset: AssetId) -> float:
-        return float(self.qty[self._column(asset)])
+        # called once per event by typical on_market_data strategies: one dict lookup and
+        # one `item` (a Python float), `_column` only to raise for an unknown asset
+        j = self.asset_index.get(asset)
+        value: float = self.qty.item(j if j is not None else self._column(asset))
+        return value
 
     def pending_quantity(self, asset: AssetId) -> float:
         return float(self._pending()[self._column(asset)])

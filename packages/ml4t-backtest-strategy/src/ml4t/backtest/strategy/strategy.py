@@ -263,7 +263,8 @@ class Strategy:
 
     def get_position(self, asset: AssetId) -> float:
         """Return the signed quantity held of `asset` (0.0 when flat)."""
-        return self.api.position(asset)
+        api = self._api  # `self.api` without the property call (this runs once per event)
+        return (api if api is not None else self.api).position(asset)
 
     def open_orders(self, asset: AssetId | None = None) -> list[Any]:
         """Return the working orders, optionally of one asset."""
