@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from types import ModuleType
 from typing import Final
 
 import numpy as np
@@ -64,13 +65,21 @@ from ml4t.backtest.execution.fills import (
 )
 from ml4t.backtest.execution.impact import ImpactModel, NoImpact
 from ml4t.backtest.execution.liquidity import VolumeLimit
-from ml4t.backtest.execution.nb import match_orders_nb, update_trailing_nb
 from ml4t.backtest.execution.orders import Order
 from ml4t.backtest.execution.quotes import quote_prices
 from ml4t.backtest.execution.slippage import NoSlippage, SlippageModel
 from ml4t.backtest.execution.validation import ALLOWED_TIME_IN_FORCE, validate_order
 
 __all__ = ["SimulationBroker"]
+
+
+def _kernels() -> ModuleType:
+    # The numba kernels (`execution.nb`), imported on first use: books of market orders
+    # alone never need them, and importing numba costs about 60 MB and a second.
+    from ml4t.backtest.execution import nb  # noqa: PLC0415
+
+    return nb
+
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -1492,7 +1501,7 @@ class SimulationBroker:
         if not idx.size:
             return
         a = self._s_asset[idx]
-        ref, level = update_trailing_nb(
+        ref, level = _kernels().update_trailing_nb(
             self._s_side[idx],
             self._s_ref[idx],
             self._s_amount[idx],
@@ -1595,7 +1604,7 @@ class SimulationBroker:
         if trailing.any() and self.trail_reference is TrailReference.EXTREME:
             # the open is known before the rest of the bar
             t_idx = idx[trailing]
-            ref, level = update_trailing_nb(
+            ref, level = _kernels().update_trailing_nb(
                 self._s_side[t_idx],
                 self._s_ref[t_idx],
                 self._s_amount[t_idx],
@@ -1605,17 +1614,24 @@ class SimulationBroker:
             )
             self._s_ref[t_idx] = ref
             self._s_stop[t_idx] = level
-        price, code = match_orders_nb(
-            side,
-            types,
-            self._s_limit[idx],
-            self._s_stop[idx],
-            self._s_trig[idx],
-            o,
-            h,
-            lo,
-            mkt,
-        )
+        if np.isin(types, _PRICELESS_INT).all():
+            # price-less orders only (a rebalance): `match_orders_nb`'s market branch as
+            # arrays, so runs without priced orders never load numba
+            price = np.where(np.isnan(mkt), o, mkt)
+            price[np.isnan(o)] = np.nan
+            code = np.where(np.isnan(o), 0, _MARKET).astype(np.int8)
+        else:
+            price, code = _kernels().match_orders_nb(
+                side,
+                types,
+                self._s_limit[idx],
+                self._s_stop[idx],
+                self._s_trig[idx],
+                o,
+                h,
+                lo,
+                mkt,
+            )
         # plain-int codes (comparing an array with an IntEnum member goes through the enum's
         # attribute lookups)
         armed = (code == _ARMED).nonzero()[0]

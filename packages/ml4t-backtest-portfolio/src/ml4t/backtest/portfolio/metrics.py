@@ -52,7 +52,6 @@ from typing import TypeAlias
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from numba import njit
 
 from ml4t.backtest.core.errors import ConfigError
 from ml4t.backtest.core.types import NS_PER_DAY
@@ -384,34 +383,6 @@ def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
     return int((edges[1::2] - edges[0::2]).max())
 
 
-@njit(cache=True, nogil=True)
-def _drawdown_stats_nb(r: npt.NDArray[np.float64]) -> tuple[float, int]:
-    # (max_drawdown, max_drawdown_duration) in one pass without the series: the same
-    # operations as `_growth` (cumulative product of 1 + r, running peak with np.maximum's
-    # NaN rule, value / peak - 1), np.min's NaN rule and `_longest_run` of drawdown < 0
-    value = 1.0
-    peak = 1.0
-    worst = np.inf
-    nan = False
-    longest = 0
-    run = 0
-    for t in range(r.shape[0]):
-        value = value * (1.0 + r[t])
-        if not (peak >= value or math.isnan(peak)):
-            peak = value
-        dd = value / peak - 1.0
-        if math.isnan(dd):
-            nan = True
-        elif dd < worst:
-            worst = dd
-        if dd < 0.0:
-            run += 1
-            longest = max(longest, run)
-        else:
-            run = 0
-    return (math.nan if nan else worst), longest
-
-
 def max_drawdown_duration(returns: ArrayLike) -> int:
     """Return the longest number of bars spent below a previous peak.
 
@@ -433,26 +404,10 @@ def calmar_ratio(returns: ArrayLike, periods_per_year: float) -> float:
     return cagr(returns, periods_per_year) / abs(mdd)
 
 
-@njit(cache=True, nogil=True)
-def _split_signs_nb(
-    x: npt.NDArray[np.float64], neg: npt.NDArray[np.float64], pos: npt.NDArray[np.float64]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    # (x[x < 0], x[x > 0]) in one pass, in their original order, into numpy-allocated
-    # buffers of x's size (numba's own large allocations are slow to touch)
-    n_neg = 0
-    n_pos = 0
-    for v in x:  # branch-free: write always, advance only past a kept value
-        neg[n_neg] = v
-        n_neg += v < 0.0
-        pos[n_pos] = v
-        n_pos += v > 0.0
-    return neg[:n_neg], pos[:n_pos]
-
-
 def _omega(x: npt.NDArray[np.float64]) -> float:
     # numpy sums the same values in the same order as x[x < 0].sum(): the same numbers
-    buffer = np.empty((2, x.shape[0]))
-    neg, pos = _split_signs_nb(np.ascontiguousarray(x), buffer[0], buffer[1])
+    neg = x[x < 0.0]
+    pos = x[x > 0.0]
     losses = -float(neg.sum())
     return float(pos.sum()) / losses if losses > 0.0 else math.nan
 
@@ -766,15 +721,17 @@ def compute_metrics(
         eq = np.asarray(equity_curve.get_column("equity").to_numpy(), dtype=np.float64)
         r_all = eq[1:] / eq[:-1] - 1.0
     # Every value below is the public function's, computed once from shared pieces: one
-    # NaN filter, one compiled drawdown pass (depth and duration without the series), one
-    # std, one selection for the percentiles.
+    # NaN filter, one drawdown series (depth and duration), one std, one selection for the
+    # percentiles. (No compiled code here: the metrics do not load numba.)
     r = _clean(r_all)
     n = r.size
     nan = math.nan
     out: dict[str, float] = {"periods_per_year": ppy}
     if n:
         total = float(np.prod(1.0 + r) - 1.0)
-        mdd, duration = _drawdown_stats_nb(np.ascontiguousarray(r))
+        dd = _growth(r)[1]
+        mdd = float(dd.min())
+        duration = _longest_run(dd < 0.0)
         growth_rate = _cagr(total, n, ppy)
         q_var, q95, q5 = _percentiles(r, [100.0 * cutoff, 95.0, 5.0])
         out |= {"total_return": total, "cagr": growth_rate}

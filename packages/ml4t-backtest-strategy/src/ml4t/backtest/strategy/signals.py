@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
@@ -49,12 +50,6 @@ from ml4t.backtest.strategy.config import (
     CashShortfallPolicy,
     FillTiming,
     ShareRounding,
-)
-from ml4t.backtest.strategy.nb import (
-    CURVE_FIELDS,
-    int_columns_nb,
-    simulate_signals_nb,
-    simulate_weights_nb,
 )
 from ml4t.backtest.strategy.result import (
     EQUITY_CURVE_SCHEMA,
@@ -77,6 +72,15 @@ __all__ = [
     "fast_path_unsupported",
     "run_signals",
 ]
+
+
+def _kernels() -> ModuleType:
+    # The numba kernels (`strategy.nb`), imported on first use: only the fast path needs
+    # them, and importing numba costs about 60 MB and a second.
+    from ml4t.backtest.strategy import nb  # noqa: PLC0415
+
+    return nb
+
 
 _TAGS = {
     0: "",
@@ -295,7 +299,7 @@ def run_signals(
     fingerprint_of = _in_thread(_venue.fingerprint, data_feed, threaded=n_t >= _THREAD_MIN)
     kernel_started = time.perf_counter()
     out = _Outputs(n_t, n_a, fill_cap, order_cap)
-    fills, orders, trades, n_pos, simple = simulate_signals_nb(
+    fills, orders, trades, n_pos, simple = _kernels().simulate_signals_nb(
         data_feed.open,
         data_feed.high,
         data_feed.low,
@@ -365,7 +369,7 @@ def _run_weights(
     fingerprint_of = _in_thread(_venue.fingerprint, data_feed, threaded=n_t >= _THREAD_MIN)
     kernel_started = time.perf_counter()
     out = _Outputs(n_t, n_a)
-    fills, orders, trades, n_pos, simple = simulate_weights_nb(
+    fills, orders, trades, n_pos, simple = _kernels().simulate_weights_nb(
         data_feed.open,
         data_feed.high,
         data_feed.low,
@@ -422,7 +426,7 @@ class _Outputs:
     )  # fmt: skip
 
     def __init__(self, n_t: int, n_a: int, fill_cap: int = 0, order_cap: int = 0) -> None:
-        n_c = len(CURVE_FIELDS)
+        n_c = len(_kernels().CURVE_FIELDS)
         per_bar = (n_c + 1 + 4 * n_a) * n_t
         sizes = (fill_cap * 11, order_cap * 12, fill_cap * 15)
         flat = _POOL.take((n_t, n_a, fill_cap, order_cap), per_bar + sum(sizes))
@@ -488,7 +492,9 @@ class _BufferPool:
         return count
 
 
-_ALWAYS_WRITTEN = 6  # leading rows of CURVE_FIELDS that record_bar_nb writes on every bar
+_ALWAYS_WRITTEN = (
+    6  # leading rows of _kernels().CURVE_FIELDS that record_bar_nb writes on every bar
+)
 _POOL = _BufferPool(size=2, max_bytes=256 << 20)  # keeps at most two, up to 256 MiB each
 _POPULATE_MIN = 4 << 20  # bytes from which pages are faulted in by a second thread
 _MADV_POPULATE_WRITE = 23  # Linux >= 5.14: fault pages in writable, contents unchanged
@@ -655,7 +661,7 @@ def _int_columns(
     cols = np.array(columns + times, dtype=np.int64)
     as_time = np.arange(cols.shape[0]) >= len(columns)
     out = np.empty((cols.shape[0], records.shape[0]), dtype=np.int64)
-    int_columns_nb(records, cols, as_time, ts, out)
+    _kernels().int_columns_nb(records, cols, as_time, ts, out)
     return out
 
 
@@ -668,7 +674,7 @@ def _curve_trades_metrics(  # noqa: PLR0917 (private: one call site, through _in
     config: BacktestConfig,
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float]]:
     # the equity curve and trades frames, and the metrics computed from them
-    rows = dict(zip(CURVE_FIELDS, out.curve, strict=True))
+    rows = dict(zip(_kernels().CURVE_FIELDS, out.curve, strict=True))
     if simple:  # rows the kernel left unwritten (see record_bar_nb)
         long_e = rows["long_exposure"]
         rows |= {
