@@ -264,3 +264,34 @@ def test_buying_power_change_predicts_the_booked_change(policy: str, seed: int) 
         if k % 25 == 0:
             pf.mark(k, rng.uniform(20, 80, n_a))
     assert checked > 200
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_few_lot_excursions_equal_the_array_ones(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ml4t.backtest.portfolio import trades as trades_module  # noqa: PLC0415
+
+    rng = np.random.default_rng(seed)
+    n_a = 3
+    trackers = [TradeTracker([f"A{j}" for j in range(n_a)]) for _ in range(2)]
+    loops = 0
+    for k in range(60):
+        a = int(rng.integers(0, n_a))
+        held = trackers[0].open_quantity(a)
+        q = -held if held and rng.random() < 0.6 else float(rng.choice([-3.0, -1.0, 2.0, 5.0]))
+        p = float(rng.uniform(90, 110))
+        high = rng.uniform(100, 120, n_a)
+        low = rng.uniform(80, 100, n_a)
+        high[rng.random(n_a) < 0.2] = np.nan
+        low[rng.random(n_a) < 0.2] = np.nan
+        for tt in trackers:
+            tt.on_fill(a, q, p, k)
+        loops += trackers[0].open_lot_count <= trades_module._FEW_LOTS
+        trackers[0].update_excursions(high, low)  # the Python loop for a few lots
+        with monkeypatch.context() as m:
+            m.setattr(trades_module, "_FEW_LOTS", 0)  # always the array path
+            trackers[1].update_excursions(high, low)
+    assert loops > 10
+    assert_frame_equal(trackers[0].open_trades(), trackers[1].open_trades())
+    assert_frame_equal(trackers[0].to_polars(), trackers[1].to_polars())

@@ -87,6 +87,7 @@ _TRADE_SCHEMA: Final = dict(
     )
 )
 _EPS = 1e-12  # relative quantity tolerance below which a lot counts as closed
+_FEW_LOTS = 4  # `update_excursions` loops in Python up to this many open lots
 # Compiled twin of `update_excursions`, used only once something else has imported it (so
 # importing the portfolio alone does not pull in numba).
 _NB_MODULE = "ml4t.backtest.execution.nb"
@@ -342,6 +343,31 @@ class TradeTracker:
         """
         n = self._n
         if n == 0:
+            return
+        if n <= _FEW_LOTS:
+            # a few lots (a single-asset strategy): a Python loop beats ~10 numpy calls;
+            # fmax/fmin as comparisons (a NaN high or low is never greater or smaller, so it
+            # leaves the lot as it is; best and worst are never NaN)
+            asset_of, is_long, best_a, worst_a = (
+                self._asset_of,
+                self._is_long,
+                self._best,
+                self._worst,
+            )
+            for k in range(n):
+                a = asset_of.item(k)
+                hi = float(high_row[a])
+                lo = float(low_row[a])
+                if is_long.item(k):
+                    if hi > best_a.item(k):
+                        best_a[k] = hi
+                    if lo < worst_a.item(k):
+                        worst_a[k] = lo
+                else:
+                    if lo < best_a.item(k):
+                        best_a[k] = lo
+                    if hi > worst_a.item(k):
+                        worst_a[k] = hi
             return
         nb = sys.modules.get(_NB_MODULE)
         if nb is not None:

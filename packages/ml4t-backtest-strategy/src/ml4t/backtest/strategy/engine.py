@@ -286,8 +286,11 @@ class _Run:
         self.ca_pos = 0
         self.keep_events = strategy.uses_on_fill or strategy.uses_on_order
         self._pf = _venue.make_portfolio(config, feed)
-        # order events are built only for a strategy that listens (on_fill / on_order)
-        self._broker = _venue.make_broker(config, feed, self._pf, record_events=self.keep_events)
+        # order events are built only for a strategy that listens to them (on_order); fills
+        # reach on_fill as the FillEvents the broker returns anyway
+        self._broker = _venue.make_broker(
+            config, feed, self._pf, record_events=strategy.uses_on_order
+        )
         self.seen_changes = 0  # the broker's change count at the last drain
         exit_signal = None
         if config.risk.exit_signal is not None:
