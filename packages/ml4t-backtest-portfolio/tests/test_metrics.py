@@ -291,3 +291,21 @@ def test_unsorted_timestamps_still_infer_bars_per_year() -> None:
     day = 86_400_000_000_000
     ts = [19_723 * day + d * day + k * minute for d in range(3) for k in range(390)]
     assert infer_periods_per_year(ts[::-1]) == infer_periods_per_year(ts) == 252.0 * 390
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_compiled_and_numpy_passes_give_the_same_numbers(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ml4t.backtest.portfolio._metrics_nb  # noqa: F401, PLC0415 - loads numba
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(10, 300_000))
+    r = rng.standard_t(3, n) * 1e-3
+    r[rng.random(n) < 0.3] = 0.0
+    assert m._compiled() is not None
+    compiled = (m._drawdown_stats(r), m._omega(r))
+    monkeypatch.setattr(m, "_compiled", lambda: None)
+    numpy_only = (m._drawdown_stats(r), m._omega(r))
+    assert compiled == numpy_only
+    assert numpy_only[0] == (m.max_drawdown(r), m.max_drawdown_duration(r))

@@ -47,6 +47,8 @@ payoff_ratio           ``mean(winning net_pnl) / |mean(losing net_pnl)|``
 from __future__ import annotations
 
 import math
+import sys
+from types import ModuleType
 from typing import TypeAlias
 
 import numpy as np
@@ -383,6 +385,27 @@ def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
     return int((edges[1::2] - edges[0::2]).max())
 
 
+def _compiled() -> ModuleType | None:
+    # The compiled twins (`_metrics_nb`) when numba is already loaded in this process, else
+    # None: the metrics never import numba themselves (ADR 0008).
+    if "numba" not in sys.modules:
+        return None
+    from ml4t.backtest.portfolio import _metrics_nb  # noqa: PLC0415
+
+    return _metrics_nb
+
+
+def _drawdown_stats(r: npt.NDArray[np.float64]) -> tuple[float, int]:
+    # (max_drawdown, max_drawdown_duration) of NaN-free returns: one compiled pass when
+    # numba is loaded, else the drawdown series (the same numbers)
+    nb = _compiled()
+    if nb is not None:
+        mdd, duration = nb.drawdown_stats_nb(np.ascontiguousarray(r))
+        return float(mdd), int(duration)
+    dd = _growth(r)[1]
+    return float(dd.min()), _longest_run(dd < 0.0)
+
+
 def max_drawdown_duration(returns: ArrayLike) -> int:
     """Return the longest number of bars spent below a previous peak.
 
@@ -406,8 +429,13 @@ def calmar_ratio(returns: ArrayLike, periods_per_year: float) -> float:
 
 def _omega(x: npt.NDArray[np.float64]) -> float:
     # numpy sums the same values in the same order as x[x < 0].sum(): the same numbers
-    neg = x[x < 0.0]
-    pos = x[x > 0.0]
+    nb = _compiled()
+    if nb is not None:
+        buffer = np.empty((2, x.shape[0]))
+        neg, pos = nb.split_signs_nb(np.ascontiguousarray(x), buffer[0], buffer[1])
+    else:
+        neg = x[x < 0.0]
+        pos = x[x > 0.0]
     losses = -float(neg.sum())
     return float(pos.sum()) / losses if losses > 0.0 else math.nan
 
@@ -729,9 +757,7 @@ def compute_metrics(
     out: dict[str, float] = {"periods_per_year": ppy}
     if n:
         total = float(np.prod(1.0 + r) - 1.0)
-        dd = _growth(r)[1]
-        mdd = float(dd.min())
-        duration = _longest_run(dd < 0.0)
+        mdd, duration = _drawdown_stats(r)
         growth_rate = _cagr(total, n, ppy)
         q_var, q95, q5 = _percentiles(r, [100.0 * cutoff, 95.0, 5.0])
         out |= {"total_return": total, "cagr": growth_rate}
