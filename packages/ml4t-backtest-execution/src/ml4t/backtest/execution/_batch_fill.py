@@ -52,9 +52,8 @@ def fill_market_batch(
     Returns:
         The fills in execution order, or None (nothing done) when the batch does not apply:
         fewer than `BATCH_MIN` candidates, a priced order or one sized at fill, OCO/OTO
-        links, execution
-        algorithms, two orders on one asset, a volume cap, an impact model, the bar cap
-        on costs, or a cost model without an array form.
+        links, execution algorithms, two orders on one asset, a volume cap, an impact
+        model, the bar cap on costs, or a cost model without an array form.
     """
     n = len(cands)
     if (
@@ -204,10 +203,7 @@ def _book(  # noqa: PLR0917 - internal, positional arrays
     m = len(orders)
     if not m:
         return []
-    if broker._zeroed_t != broker._t:  # first fill of this bar
-        broker._used.fill(0.0)
-        broker._shift.fill(0.0)
-        broker._zeroed_t = broker._t
+    broker._start_bar_fills()
     qty_l = qty.tolist()
     volume = broker._month_volume
     for q in qty_l:  # the running monthly volume, added in rank order

@@ -279,9 +279,6 @@ class SimulationBroker:
         # bar with an empty book costs almost nothing.
         self._rows: list[tuple[ImpactModel | None, npt.ArrayLike, npt.ArrayLike | None]] = []
         self._zeroed_t = -1  # the bar whose fills `_used` / `_shift` hold
-        # Slot rows added by submit_many not yet written to the book arrays (None: write
-        # them at once, as `submit` does).
-        self._deferred: list[tuple[int, int, int, int, int, bool]] | None = None
         # Slots in the book (active or not) by feature; see `_tally`.
         self._n_gtd = self._n_day = self._n_ioc_fok = 0
         self._n_close = self._n_open = self._n_trailing = 0
@@ -374,9 +371,6 @@ class SimulationBroker:
         if active:
             self._n_active += 1
         self._special[s] = self._tally(order, phase, 1)
-        if self._deferred is not None:  # inside submit_many: written in one go later
-            self._deferred.append((s, a, int(order.side), phase, eligible, active))
-            return
         self._write_slot(s, order, eligible=eligible, a=a, phase=phase, active=active)
 
     def _write_slot(
@@ -393,35 +387,6 @@ class SimulationBroker:
         self._s_active[s] = active
         self._s_elig[s] = eligible
         self._sync_slot(s, order)
-
-    def _flush_slots(self) -> None:
-        # Write the slots added during submit_many to the book arrays. Its orders differ
-        # only in asset and side when phase, eligibility and activity agree (they do for
-        # one batch); then the other columns are set for all slots at once.
-        rows = self._deferred
-        if not rows:
-            return
-        self._deferred = []
-        slot_order = self._slot_order
-        first = rows[0]
-        if any(r[3:] != first[3:] for r in rows):
-            for s, a, _, phase, eligible, active in rows:
-                order = slot_order[s]
-                assert order is not None
-                self._write_slot(s, order, eligible=eligible, a=a, phase=phase, active=active)
-            return
-        model = slot_order[first[0]]
-        assert model is not None
-        slots = np.fromiter((r[0] for r in rows), dtype=np.intp, count=len(rows))
-        self._write_slots(
-            slots,
-            np.fromiter((r[1] for r in rows), np.int64, count=len(rows)),
-            np.fromiter((r[2] for r in rows), np.int8, count=len(rows)),
-            model,
-            phase=first[3],
-            eligible=first[4],
-            active=first[5],
-        )
 
     def _write_slots(
         self,
@@ -687,7 +652,6 @@ class SimulationBroker:
         buy, sell = _OrderSide_BUY, _OrderSide_SELL
         orders = self._orders
         emit = self._emit
-        add_slot = self._add_slot
         account = self.account
         asset_defs = self._asset_defs
         releasable = self._releasable
@@ -704,7 +668,6 @@ class SimulationBroker:
         ready_a: list[int] = []
         record = self.record_events
         quiet: list[int] = []  # ids of orders accepted without events (record_events off)
-        self._deferred = []
         try:
             for k, (a, q) in enumerate(zip(idx.tolist(), qty.tolist(), strict=True)):
                 if q > 0.0:
@@ -719,11 +682,9 @@ class SimulationBroker:
                 order.created_at = now
                 order.submit_bar = t
                 order.status = _SUBMITTED
-                if record:
+                if record or slow_l[k]:  # (quiet fast entries: in bulk at the end)
                     emit(order)
                 if slow_l[k]:
-                    if not record:
-                        emit(order)  # (SUBMITTED: the change count and time)
                     if ready:  # the book as the one-by-one path has it (`_releasable`)
                         self._add_slots(ready, ready_a, eligible=eligible, phase=phase)
                         ready, ready_a = [], []
@@ -740,7 +701,8 @@ class SimulationBroker:
                         continue
                     order.status = _ACCEPTED
                     emit(order)
-                    add_slot(order, active=True, eligible=eligible, a=a, phase=phase)
+                    ready.append(order)
+                    ready_a.append(a)
                     continue
                 order.quantity = quantity_l[k]  # rounded to the lot, as validate_order
                 order.status = _ACCEPTED
@@ -751,8 +713,6 @@ class SimulationBroker:
                 ready.append(order)
                 ready_a.append(a)
         finally:
-            self._flush_slots()
-            self._deferred = None
             if ready:
                 self._add_slots(ready, ready_a, eligible=eligible, phase=phase)
             if quiet:  # `_emit` of SUBMITTED and ACCEPTED without events, for all at once
@@ -925,12 +885,7 @@ class SimulationBroker:
             mult = self._mult_list[a]
             unit = self._bp_margin[a] or price * mult
             budget = order.size_fraction * self.account.buying_power()
-            estimate = floor_to_step(
-                fee_inclusive_quantity(
-                    budget, unit, lambda q: self._commission(q, price, mult, False)
-                ),
-                lot,
-            )
+            estimate = self._affordable(budget, unit, price, mult, lot, 0.0, False)
         order.quantity = max(estimate, lot)
         return None
 
@@ -950,12 +905,7 @@ class SimulationBroker:
         qty = order.quantity
         slip, temp, perm = self._costs(order, ref, qty, a, volume, limited)
         price = ref + side * (slip + temp + perm)
-        qty = floor_to_step(
-            fee_inclusive_quantity(
-                budget, margin or price * mult, lambda q: self._commission(q, price, mult, False)
-            ),
-            lot,
-        )
+        qty = self._affordable(budget, margin or price * mult, price, mult, lot, 0.0, False)
         while qty > 0.0:  # costs that grow with the quantity: step down to what fits
             slip, temp, perm = self._costs(order, ref, qty, a, volume, limited)
             price = ref + side * (slip + temp + perm)
@@ -975,6 +925,24 @@ class SimulationBroker:
         order.quantity = qty
         return qty
 
+    def _affordable(  # noqa: PLR0917 - internal, positional
+        self,
+        budget: float,
+        unit: float,
+        price: float,
+        mult: float,
+        lot: float,
+        closing: float,
+        maker: bool,
+    ) -> float:
+        # The most whole lots q with q * unit + commission(closing + q) <= budget.
+        return floor_to_step(
+            fee_inclusive_quantity(
+                budget, unit, lambda q: self._commission(closing + q, price, mult, maker)
+            ),
+            lot,
+        )
+
     def _available(self) -> float:
         # Buying power now: the account's, plus the effect of this pass's fills it has not
         # booked. With an account that reports its exact fill effects, start from its
@@ -992,8 +960,6 @@ class SimulationBroker:
             return 0.0
         if self._rows:
             self._fold_rows()
-        if self._deferred:
-            self._flush_slots()
         total = 0.0
         for order in self._slot_order:
             if order is None or not order.is_working:
@@ -1855,13 +1821,17 @@ class SimulationBroker:
             elif self._s_phase[s] == _PHASE_OPEN:
                 self._finish(order, _OrderStatus_EXPIRED, "opening auction passed")
 
-    def _fill(
-        self, order: Order, s: int, base: float, code: int, *, auction: bool
-    ) -> FillEvent | None:
-        if self._zeroed_t != self._t:  # first fill of this bar
+    def _start_bar_fills(self) -> None:
+        # `_used` / `_shift` restart at zero with the first fill of a bar.
+        if self._zeroed_t != self._t:
             self._used.fill(0.0)
             self._shift.fill(0.0)
             self._zeroed_t = self._t
+
+    def _fill(
+        self, order: Order, s: int, base: float, code: int, *, auction: bool
+    ) -> FillEvent | None:
+        self._start_bar_fills()
         a = self._s_asset.item(s)
         mult = self._mult_list[a]
         side = int(order.side)
@@ -1925,13 +1895,8 @@ class SimulationBroker:
                         )
                         return None
                     if self.funds_policy is _FundsPolicy_RESIZE_FEE_INCLUSIVE:
-                        afford = floor_to_step(
-                            fee_inclusive_quantity(
-                                have,
-                                margin or price * mult,
-                                lambda q: self._commission(closing + q, price, mult, maker),
-                            ),
-                            lot,
+                        afford = self._affordable(
+                            have, margin or price * mult, price, mult, lot, closing, maker
                         )
                     else:
                         afford = floor_to_step(
