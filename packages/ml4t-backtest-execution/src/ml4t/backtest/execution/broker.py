@@ -252,6 +252,8 @@ class SimulationBroker:
             callable(getattr(account, name, None))
             for name in ("buying_power_change", "buying_power_changes", "raw_buying_power")
         )
+        # an account whose position arrays follow the broker's asset order (`_held`)
+        self._aligned_account = getattr(account, "assets", None) == self.assets
         self._updated: dict[int, Timestamp] = {}  # order id -> time of its last change
         self._changes = 0  # status changes so far (what `_emit` was called for)
         self._algos: dict[int, ExecutionAlgorithm] = {}
@@ -758,7 +760,7 @@ class SimulationBroker:
         # the same assets), else one `position` call each.
         account = self.account
         assert account is not None
-        if getattr(account, "assets", None) == self.assets:
+        if self._aligned_account:
             quantities = getattr(account, "quantities", None)
             if isinstance(quantities, np.ndarray):
                 return np.asarray(quantities[idx], dtype=np.float64)
