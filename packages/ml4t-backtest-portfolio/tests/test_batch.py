@@ -209,6 +209,9 @@ def test_check_orders_agrees_with_check_order(seed: int) -> None:
     ]
     assert got.tolist() == want
     assert 0 < sum(want) < n  # some refused (funds, shorts), some accepted
+    rows = np.array([names.index(a) for a in assets])  # positions instead of ids
+    assert pf.check_orders(rows, sides, qty, price).tolist() == want
+    assert pf.check_orders(np.array([0, n_a]), np.ones(2), np.ones(2), np.ones(2))[1] == False  # noqa: E712
     odd = pf.check_orders(["A0", "nope"], np.array([1.0, 1.0]), np.ones(2), np.array([np.nan, 5.0]))
     assert odd.tolist() == [False, False]  # ask check_order for these (and the reason)
 
@@ -244,6 +247,14 @@ def test_buying_power_change_predicts_the_booked_change(policy: str, seed: int) 
             np.array([commission]),
         )
         assert arrays.tolist() == [predicted]  # the array form: the same number
+        by_row = pf.buying_power_changes(
+            np.array([a]),
+            np.array([held]),
+            np.array([signed]),
+            np.array([price]),
+            np.array([commission]),
+        )
+        assert by_row.tolist() == [predicted]
         before = pf.buying_power()
         excess_before = pf.equity - pf.initial_requirement()
         pf.apply_fill(
@@ -295,3 +306,12 @@ def test_few_lot_excursions_equal_the_array_ones(
     assert loops > 10
     assert_frame_equal(trackers[0].open_trades(), trackers[1].open_trades())
     assert_frame_equal(trackers[0].to_polars(), trackers[1].to_polars())
+
+
+def test_buying_power_changes_rejects_a_row_out_of_range() -> None:
+    pf = Portfolio(["A", "B"], initial_cash=1_000.0, account=RegTMargin())
+    one = np.ones(1)
+    with pytest.raises(UnknownAssetError, match=r"asset position 2 is out of range \[0, 2\)"):
+        pf.buying_power_changes(np.array([2]), one, one, one, one)
+    with pytest.raises(UnknownAssetError, match="'Z'"):
+        pf.buying_power_changes(["Z"], one, one, one, one)

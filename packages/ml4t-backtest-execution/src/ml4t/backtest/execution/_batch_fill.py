@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
+from ml4t.backtest.core.arrays import all_distinct
 from ml4t.backtest.core.enums import OrderStatus
 from ml4t.backtest.core.events import FillEvent
 from ml4t.backtest.execution.impact import NoImpact
@@ -88,7 +89,7 @@ def fill_market_batch(
         id_l.append(order.order_id)
     slots = np.array(slot_l, dtype=np.intp)
     a = broker._s_asset[slots]
-    if np.unique(a).size != n:
+    if not all_distinct(a, len(broker.assets)):
         return None
     base = np.array(base_l, dtype=np.float64)
     qty = np.array(qty_l, dtype=np.float64)
@@ -141,7 +142,7 @@ def fill_market_batch(
     # account's own effect of each fill when it has one, else the broker's estimate
     if broker._exact_bp:
         step = account.buying_power_changes(  # type: ignore[union-attr]
-            [o.asset for o in orders], held, sign * qty, price, comm
+            a if broker._account_rows else [o.asset for o in orders], held, sign * qty, price, comm
         )
     else:
         step = (closing - opening) * unit - comm

@@ -111,6 +111,8 @@ _PRICELESS_INT: Final = (
     int(OrderType.MARKET_ON_OPEN),
     int(OrderType.MARKET_ON_CLOSE),
 )
+# order type code -> price-less (a lookup table: one gather instead of `np.isin`)
+_PRICELESS_LUT: Final = np.isin(np.arange(max(OrderType) + 1), _PRICELESS_INT)
 
 
 # Enum members as module constants: `Enum.MEMBER` is a slow class attribute lookup.
@@ -254,6 +256,8 @@ class SimulationBroker:
         )
         # an account whose position arrays follow the broker's asset order (`_held`)
         self._aligned_account = getattr(account, "assets", None) == self.assets
+        # ... and whose array checks take those positions instead of asset ids
+        self._account_rows = self._aligned_account and getattr(account, "takes_asset_rows", False)
         self._updated: dict[int, Timestamp] = {}  # order id -> time of its last change
         self._changes = 0  # status changes so far (what `_emit` was called for)
         self._algos: dict[int, ExecutionAlgorithm] = {}
@@ -810,7 +814,7 @@ class SimulationBroker:
         check = np.flatnonzero(opens & ~slow & ~np.isnan(price))
         if check.size:
             ok = check_orders(
-                [names[a] for a in idx[check].tolist()],
+                idx[check] if self._account_rows else [names[a] for a in idx[check].tolist()],
                 side[check],
                 opening[check],
                 price[check],
@@ -1582,7 +1586,7 @@ class SimulationBroker:
             )
             self._s_ref[t_idx] = ref
             self._s_stop[t_idx] = level
-        if np.isin(types, _PRICELESS_INT).all():
+        if _PRICELESS_LUT[types].all():
             # price-less orders only (a rebalance): `match_orders_nb`'s market branch as
             # arrays, so runs without priced orders never load numba
             price = np.where(np.isnan(mkt), o, mkt)

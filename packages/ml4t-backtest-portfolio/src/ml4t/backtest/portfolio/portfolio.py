@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from ml4t.backtest.core.arrays import all_distinct
 from ml4t.backtest.core.assets import Asset, AssetRegistry, Future
 from ml4t.backtest.core.enums import CorporateActionType, OrderSide
 from ml4t.backtest.core.errors import ConfigError, UnknownAssetError
@@ -84,6 +86,10 @@ class Portfolio:
         (8999.0, 1100.0, 10099.0)
         >>> pf.check_invariant()
     """
+
+    # `check_orders` and `buying_power_changes` also take asset rows (positions in
+    # `assets`) as an integer array; a broker on the same assets passes those
+    takes_asset_rows: ClassVar[bool] = True
 
     __slots__ = (
         "_account",
@@ -466,13 +472,20 @@ class Portfolio:
         return available
 
     def _rows_of(
-        self, assets: Sequence[AssetId]
+        self, assets: Sequence[AssetId] | npt.NDArray[np.integer[Any]]
     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
         # Row of each asset (0 where unknown), which are known, and each one's FX rate.
-        index = self._index
-        idx = np.fromiter((index.get(a, -1) for a in assets), dtype=np.intp, count=len(assets))
-        known = idx >= 0
+        # `assets` may already be rows (an integer array: positions in `assets`).
+        if isinstance(assets, np.ndarray) and assets.dtype.kind in "iu":
+            idx = assets.astype(np.intp, copy=False)
+            known = (idx >= 0) & (idx < self._qty.shape[0])
+        else:
+            index = self._index
+            idx = np.fromiter((index.get(a, -1) for a in assets), dtype=np.intp, count=len(assets))
+            known = idx >= 0
         idx = np.where(known, idx, 0)
+        if self._cash.shape[0] == 1:  # one currency: the base, whose rate is always 1
+            return idx, known, np.ones(idx.shape[0])
         c = self._ccy[idx]
         fx = np.where(c == 0, 1.0, self._fx[c])  # the base currency's rate is always 1
         return idx, known, fx
@@ -589,16 +602,25 @@ class Portfolio:
 
     def buying_power_changes(
         self,
-        assets: Sequence[AssetId],
+        assets: Sequence[AssetId] | npt.NDArray[np.integer[Any]],
         held: npt.NDArray[np.float64],
         signed: npt.NDArray[np.float64],
         price: npt.NDArray[np.float64],
         commission: npt.NDArray[np.float64],
     ) -> npt.NDArray[np.float64]:
-        """Return `buying_power_change` for each fill (the same numbers, as an array)."""
+        """Return `buying_power_change` for each fill (the same numbers, as an array).
+
+        `assets` are asset ids, or their positions in `assets` as an integer array (a
+        caller that holds them, such as a broker on the same assets, skips the lookups).
+        """
         idx, known, fx = self._rows_of(assets)
         if not known.all():
-            self._i(assets[int(np.flatnonzero(~known)[0])])  # raises UnknownAssetError
+            bad = assets[int(np.flatnonzero(~known)[0])]
+            if isinstance(bad, np.integer):
+                raise UnknownAssetError(
+                    f"asset position {int(bad)} is out of range [0, {len(self._assets)})"
+                )
+            self._i(bad)  # raises UnknownAssetError
         mult = self._mult[idx]
         if self._account.is_cash_account:
             out: npt.NDArray[np.float64] = -signed * price * mult * fx - commission
@@ -615,7 +637,7 @@ class Portfolio:
 
     def check_orders(
         self,
-        assets: Sequence[AssetId],
+        assets: Sequence[AssetId] | npt.NDArray[np.integer[Any]],
         sides: npt.NDArray[np.float64],
         quantities: npt.NDArray[np.float64],
         prices: npt.NDArray[np.float64],
@@ -628,7 +650,8 @@ class Portfolio:
         asset is unknown, is reported False: ask `check_order` for it (and the reason).
 
         Args:
-            assets: Asset ids.
+            assets: Asset ids, or their positions in `assets` as an integer array (no
+                lookups; a position out of range counts as an unknown asset).
             sides: +1.0 (BUY) or -1.0 (SELL) per order.
             quantities: Unsigned quantities, finite and > 0.
             prices: Expected fill prices.
@@ -742,7 +765,7 @@ class Portfolio:
         get = self._index.get
         idx_l = [get(f.asset, -1) for f in fills]
         idx = np.array(idx_l, dtype=np.intp)
-        if idx.min() < 0 or np.unique(idx).size != n:
+        if idx.min() < 0 or not all_distinct(idx, self._qty.shape[0]):
             return False
         self._memo.clear()
         signed_l = [f.quantity * int(f.side) for f in fills]

@@ -41,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from ml4t.backtest.core.arrays import all_distinct
 from ml4t.backtest.core.enums import (
     AssetClass,
     OrderStatus,
@@ -745,7 +746,7 @@ class _Run:
         # (the same float operations as the loop); False (nothing done) otherwise.
         index = self.asset_index
         cols = np.array([index[f.asset] for f in fills], dtype=np.intp)
-        if np.unique(cols).size != cols.size:
+        if not all_distinct(cols, self.n_a):
             return False
         signed = np.array([f.quantity * int(f.side) for f in fills])
         last_price = self.last_price
