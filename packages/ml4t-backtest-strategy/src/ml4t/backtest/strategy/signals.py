@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import math
 import mmap
 import sys
@@ -602,7 +603,7 @@ def _slippage_params(config: BacktestConfig) -> tuple[int, float]:
     return 0, 0.0
 
 
-_THREAD_MIN = 100_000  # bars from which the metrics run beside the frame building
+_THREAD_MIN = 100_000  # bars from which the feed is fingerprinted beside the kernel
 
 
 def _in_thread(fn: Callable[..., _T], *args: Any, threaded: bool) -> Callable[[], _T]:
@@ -618,7 +619,7 @@ def _in_thread(fn: Callable[..., _T], *args: Any, threaded: bool) -> Callable[[]
         except BaseException as exc:  # re-raised in the caller's thread
             box["error"] = exc
 
-    thread = threading.Thread(target=run, name="ml4t-fast-path-metrics", daemon=True)
+    thread = threading.Thread(target=run, name="ml4t-fast-path-fingerprint", daemon=True)
     thread.start()
 
     def result() -> _T:
@@ -665,56 +666,220 @@ def _int_columns(
     return out
 
 
-def _curve_trades_metrics(  # noqa: PLR0917 (private: one call site, through _in_thread)
-    ts: npt.NDArray[np.int64],
-    names: pl.Series,
-    out: _Outputs,
-    simple: bool,
-    trades: npt.NDArray[np.float64],
-    config: BacktestConfig,
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float]]:
-    # the equity curve and trades frames, and the metrics computed from them
-    rows = dict(zip(_kernels().CURVE_FIELDS, out.curve, strict=True))
-    if simple:  # rows the kernel left unwritten (see record_bar_nb)
-        long_e = rows["long_exposure"]
-        rows |= {
-            "market_value": long_e,
-            "gross_exposure": long_e,
-            "net_exposure": long_e,
-            "short_exposure": out.zeros,
-        }
-    curve = {name: rows[name] for name in EQUITY_CURVE_SCHEMA if name != "timestamp"}
-    equity_curve = equity_curve_frame(ts, curve)
-    # integer columns (ids, asset/label codes, bars -> timestamps) in one compiled pass each
-    n_r = trades.shape[0]
-    if trades.shape[1] > 15:  # (target-weight trades carry their side)
-        ta = _int_columns(trades, ts, (0, 15, 13, 14), (2, 3))
-        sides = ta[1].astype(np.int8)
-    else:
-        ta = _int_columns(trades, ts, (0, 0, 13, 14), (2, 3))
-        sides = np.ones(n_r, dtype=np.int8)
-    trades_df = pl.DataFrame(
-        {
-            "asset": names.gather(ta[0]),
-            "side": sides,
-            "quantity": trades[:, 1],
-            "entry_time": _as_time(ta[4]),
-            "exit_time": _as_time(ta[5]),
-            "entry_price": trades[:, 4],
-            "exit_price": trades[:, 5],
-            "gross_pnl": trades[:, 6],
-            "net_pnl": trades[:, 7],
-            "commission": trades[:, 8],
-            "slippage": trades[:, 9],
-            "return": trades[:, 10],
-            "mae": trades[:, 11],
-            "mfe": trades[:, 12],
-            "bars_held": ta[2],
-            "exit_reason": _labels(_TAG_LABELS, ta[3]),
-        },
-        schema=TRADES_SCHEMA,
-    )
-    return equity_curve, trades_df, _venue.compute_metrics(equity_curve, trades_df, config)
+class _Frames:
+    # The kernel's outputs of one run and how each result frame is built from them: column
+    # by column (numpy -> polars without a copy), labels (assets, tags, statuses) gathered
+    # from small lookup Series, integer columns (ids, asset and label codes, bars ->
+    # timestamps) from one compiled pass per record array.
+    __slots__ = (
+        "config", "fills", "mult", "n_pos", "names", "orders", "out", "simple", "trades",
+        "ts",
+    )  # fmt: skip
+
+    def __init__(  # noqa: PLR0917 (private: arrays in kernel order)
+        self,
+        ts: npt.NDArray[np.int64],
+        assets: tuple[str, ...],
+        mult: npt.NDArray[np.float64],
+        out: _Outputs,
+        n_pos: int,
+        simple: bool,
+        fills: npt.NDArray[np.float64],
+        orders: npt.NDArray[np.float64],
+        trades: npt.NDArray[np.float64],
+        config: BacktestConfig,
+    ) -> None:
+        self.ts, self.mult, self.out, self.n_pos, self.simple = ts, mult, out, n_pos, simple
+        self.names = assets  # (a Series is made when a frame needs one)
+        self.fills, self.orders, self.trades, self.config = fills, orders, trades, config
+
+    def _names(self) -> pl.Series:
+        return pl.Series(self.names, dtype=pl.String)
+
+    def equity_curve(self) -> pl.DataFrame:
+        out = self.out
+        rows = dict(zip(_kernels().CURVE_FIELDS, out.curve, strict=True))
+        if self.simple:  # rows the kernel left unwritten (see record_bar_nb)
+            long_e = rows["long_exposure"]
+            rows |= {
+                "market_value": long_e,
+                "gross_exposure": long_e,
+                "net_exposure": long_e,
+                "short_exposure": out.zeros,
+            }
+        curve = {name: rows[name] for name in EQUITY_CURVE_SCHEMA if name != "timestamp"}
+        return equity_curve_frame(self.ts, curve)
+
+    def trades_frame(self) -> pl.DataFrame:
+        trades, ts = self.trades, self.ts
+        n_r = trades.shape[0]
+        if trades.shape[1] > 15:  # (target-weight trades carry their side)
+            ta = _int_columns(trades, ts, (0, 15, 13, 14), (2, 3))
+            sides = ta[1].astype(np.int8)
+        else:
+            ta = _int_columns(trades, ts, (0, 0, 13, 14), (2, 3))
+            sides = np.ones(n_r, dtype=np.int8)
+        return pl.DataFrame(
+            {
+                "asset": self._names().gather(ta[0]),
+                "side": sides,
+                "quantity": trades[:, 1],
+                "entry_time": _as_time(ta[4]),
+                "exit_time": _as_time(ta[5]),
+                "entry_price": trades[:, 4],
+                "exit_price": trades[:, 5],
+                "gross_pnl": trades[:, 6],
+                "net_pnl": trades[:, 7],
+                "commission": trades[:, 8],
+                "slippage": trades[:, 9],
+                "return": trades[:, 10],
+                "mae": trades[:, 11],
+                "mfe": trades[:, 12],
+                "bars_held": ta[2],
+                "exit_reason": _labels(_TAG_LABELS, ta[3]),
+            },
+            schema=TRADES_SCHEMA,
+        )
+
+    def fills_frame(self) -> pl.DataFrame:
+        fills = self.fills
+        fa = _int_columns(fills, self.ts, (1, 2, 3, 10), (0,))
+        n_f = fills.shape[0]
+        return pl.DataFrame(
+            {
+                "timestamp": _as_time(fa[4]),
+                "order_id": fa[0],
+                "asset": self._names().gather(fa[1]),
+                "side": fa[2].astype(np.int8),
+                "quantity": fills[:, 4],
+                "price": fills[:, 5],
+                "reference_price": fills[:, 6],
+                "commission": fills[:, 7],
+                "slippage": fills[:, 8],
+                "impact": np.zeros(n_f),
+                "remaining": fills[:, 9],
+                "multiplier": self.mult[fa[1]],
+                "tag": _labels(_TAG_LABELS, fa[3]),
+            },
+            schema=FILLS_SCHEMA,
+        )
+
+    def orders_frame(self) -> pl.DataFrame:
+        orders = self.orders
+        oa = _int_columns(orders, self.ts, (0, 3, 4, 6, 7, 10, 11), (1, 2))
+        n_o = orders.shape[0]
+        nan_o = np.full(n_o, np.nan)
+        frame = pl.DataFrame(
+            {
+                "order_id": oa[0],
+                "created_at": _as_time(oa[7]),
+                "updated_at": _as_time(oa[8]),
+                "asset": self._names().gather(oa[1]),
+                "side": oa[2].astype(np.int8),
+                "quantity": orders[:, 5],
+                "order_type": _labels(_ORDER_TYPE_LABELS, oa[3]),
+                "limit_price": nan_o,
+                "stop_price": nan_o,
+                "time_in_force": pl.repeat("GTC", n_o, dtype=pl.String, eager=True),
+                "status": _labels(_STATUS_LABELS, oa[4]),
+                "filled_quantity": orders[:, 8],
+                "average_fill_price": orders[:, 9],
+                "reason": _labels(_REASON_LABELS, oa[5]),
+                "tag": _labels(_TAG_LABELS, oa[6]),
+            },
+            schema=ORDERS_SCHEMA,
+        )
+        ids = oa[0]
+        if n_o > 1 and not bool(np.all(ids[1:] > ids[:-1])):  # rows usually come in id order
+            frame = frame.sort("order_id")
+        return frame
+
+    def positions_frame(self) -> pl.DataFrame:
+        # the kernel wrote the non-zero positions in row-major order (as np.nonzero gives
+        # them)
+        out, n_pos = self.out, self.n_pos
+        if len(self.names) == 1:
+            held = pl.repeat(self.names[0], n_pos, dtype=pl.String, eager=True)
+        else:
+            held = self._names().gather(out.pos_col[:n_pos])
+        return pl.DataFrame(
+            {
+                "timestamp": _as_time(out.pos_ts[:n_pos]),
+                "asset": held,
+                "quantity": out.pos_qty[:n_pos],
+                "market_value": out.pos_value[:n_pos],
+            },
+            schema=POSITIONS_SCHEMA,
+        )
+
+
+# the result's fields by name: the slots of the frozen dataclass, set once each
+_FIELDS: dict[str, Any] = {
+    f.name: vars(BacktestResult)[f.name] for f in dataclasses.fields(BacktestResult)
+}
+# the fields a fast-path result builds on first access, and how (from its `_Frames`)
+_BUILDERS: dict[str, Callable[[_Frames, BacktestResult], Any]] = {
+    "equity_curve": lambda src, _: src.equity_curve(),
+    "trades": lambda src, _: src.trades_frame(),
+    "fills": lambda src, _: src.fills_frame(),
+    "orders": lambda src, _: src.orders_frame(),
+    "positions": lambda src, _: src.positions_frame(),
+    "metrics": lambda src, res: _venue.compute_metrics(res.equity_curve, res.trades, src.config),
+}
+
+
+class _DeferredResult(BacktestResult):
+    # A `BacktestResult` whose frames and metrics are built on first access.
+    #
+    # Building the five frames and the metrics from the kernel's arrays costs about as much
+    # as the kernel on long runs (the metrics alone ~20 ms on 1M bars), and a sweep often
+    # reads one number of each result. Each of those fields stays unset until it is read:
+    # reading an unset slot of the frozen dataclass raises AttributeError, so Python calls
+    # `__getattr__`, which builds the value (under a lock: once, whichever thread asks
+    # first), stores it in the slot and returns it; later reads are plain slot reads. The
+    # values are exactly those an eager build gives (the same code, on the same arrays,
+    # which stay referenced, so the buffer pool does not lend them out meanwhile).
+    #
+    # A pickle or copy of it is a plain `BacktestResult` with every field built.
+    # `config` and `metadata` (the fingerprint, timings) are set when the run returns.
+    __slots__ = ("_lock", "_source")
+
+    @classmethod
+    def deferred(
+        cls, source: _Frames, config: BacktestConfig, metadata: dict[str, Any]
+    ) -> _DeferredResult:
+        result = object.__new__(cls)
+        _FIELDS["config"].__set__(result, config)
+        _FIELDS["metadata"].__set__(result, metadata)
+        object.__setattr__(result, "_source", source)
+        object.__setattr__(result, "_lock", threading.RLock())
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        # called only when normal lookup fails: for a field, when it is not built yet
+        builder = _BUILDERS.get(name)
+        if builder is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        slot = _FIELDS[name]
+        with self._lock:
+            try:
+                return slot.__get__(self, type(self))  # built by another thread meanwhile
+            except AttributeError:
+                pass
+            value = builder(self._source, self)
+            slot.__set__(self, value)
+            return value
+
+    def _plain(self) -> BacktestResult:
+        # a plain `BacktestResult` with every field built (the same objects)
+        return BacktestResult(**{name: getattr(self, name) for name in _FIELDS})
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickles (and copies) as a plain `BacktestResult` with every field built
+        return (BacktestResult, tuple(getattr(self, name) for name in _FIELDS))
+
+    def __repr__(self) -> str:
+        return repr(self._plain())
 
 
 def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
@@ -732,78 +897,8 @@ def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
     started: float,
     name: str,
 ) -> BacktestResult:
-    # Frames are built column by column from the kernel's arrays (numpy -> polars without
-    # a copy); labels (assets, tags, statuses) are gathered from small lookup Series.
-    names = pl.Series(assets, dtype=pl.String)
-    # the equity curve, the trades and the metrics in a second thread while the other
-    # frames are built (numpy, polars and the compiled kernels release the GIL); inline for
-    # short runs
-    curve_trades_metrics = _in_thread(
-        _curve_trades_metrics, ts, names, out, simple, trades, config,
-        threaded=ts.shape[0] >= _THREAD_MIN,
-    )  # fmt: skip
-    fa = _int_columns(fills, ts, (1, 2, 3, 10), (0,))
-    n_f = fills.shape[0]
-    fills_df = pl.DataFrame(
-        {
-            "timestamp": _as_time(fa[4]),
-            "order_id": fa[0],
-            "asset": names.gather(fa[1]),
-            "side": fa[2].astype(np.int8),
-            "quantity": fills[:, 4],
-            "price": fills[:, 5],
-            "reference_price": fills[:, 6],
-            "commission": fills[:, 7],
-            "slippage": fills[:, 8],
-            "impact": np.zeros(n_f),
-            "remaining": fills[:, 9],
-            "multiplier": mult[fa[1]],
-            "tag": _labels(_TAG_LABELS, fa[3]),
-        },
-        schema=FILLS_SCHEMA,
-    )
-    oa = _int_columns(orders, ts, (0, 3, 4, 6, 7, 10, 11), (1, 2))
-    n_o = orders.shape[0]
-    nan_o = np.full(n_o, np.nan)
-    orders_df = pl.DataFrame(
-        {
-            "order_id": oa[0],
-            "created_at": _as_time(oa[7]),
-            "updated_at": _as_time(oa[8]),
-            "asset": names.gather(oa[1]),
-            "side": oa[2].astype(np.int8),
-            "quantity": orders[:, 5],
-            "order_type": _labels(_ORDER_TYPE_LABELS, oa[3]),
-            "limit_price": nan_o,
-            "stop_price": nan_o,
-            "time_in_force": pl.repeat("GTC", n_o, dtype=pl.String, eager=True),
-            "status": _labels(_STATUS_LABELS, oa[4]),
-            "filled_quantity": orders[:, 8],
-            "average_fill_price": orders[:, 9],
-            "reason": _labels(_REASON_LABELS, oa[5]),
-            "tag": _labels(_TAG_LABELS, oa[6]),
-        },
-        schema=ORDERS_SCHEMA,
-    )
-    ids = oa[0]
-    if n_o > 1 and not bool(np.all(ids[1:] > ids[:-1])):  # rows usually come in id order
-        orders_df = orders_df.sort("order_id")
-    # the kernel wrote the non-zero positions in row-major order (as np.nonzero gives them)
-    if len(assets) == 1:
-        held = pl.repeat(assets[0], n_pos, dtype=pl.String, eager=True)
-    else:
-        held = names.gather(out.pos_col[:n_pos])
-    held_ts, held_qty, held_value = out.pos_ts[:n_pos], out.pos_qty[:n_pos], out.pos_value[:n_pos]
-    positions = pl.DataFrame(
-        {
-            "timestamp": _as_time(held_ts),
-            "asset": held,
-            "quantity": held_qty,
-            "market_value": held_value,
-        },
-        schema=POSITIONS_SCHEMA,
-    )
-    equity_curve, trades_df, metrics = curve_trades_metrics()
+    # the result: metadata now, frames and metrics on first access (see _DeferredResult)
+    source = _Frames(ts, assets, mult, out, n_pos, simple, fills, orders, trades, config)
     metadata: dict[str, Any] = {
         "strategy": name,
         "engine": "signal_fast_path",
@@ -814,13 +909,4 @@ def _result(  # noqa: PLR0917 (private: two call sites, arrays in kernel order)
         "wall_seconds": time.perf_counter() - started,
         "data": fingerprint(),
     }
-    return BacktestResult(
-        equity_curve=equity_curve,
-        trades=trades_df,
-        fills=fills_df,
-        orders=orders_df,
-        positions=positions,
-        metrics=metrics,
-        config=config,
-        metadata=metadata,
-    )
+    return _DeferredResult.deferred(source, config, metadata)
