@@ -250,6 +250,13 @@ def run_signals(
 ) -> BacktestResult:
     """Run a `SignalStrategy` or `WeightStrategy` in numba; same result as `BacktestEngine`.
 
+    The result's ``config`` and ``metadata`` (data fingerprint, timings) are set when the
+    call returns; its frames and ``metrics`` are built from the kernel's outputs when first
+    read (each once, the same values as an eager build), so a caller that reads only some
+    of them pays only for those. A pickle or copy of the result is a plain
+    `BacktestResult` with everything built. ``metadata["wall_seconds"]`` is the time to
+    return; ``metadata["kernel_seconds"]`` the kernel's share of it.
+
     Raises:
         ConfigError: The config uses a feature the fast path does not mirror (the message
             names it; run the strategy through `BacktestEngine` instead), or a signal column
