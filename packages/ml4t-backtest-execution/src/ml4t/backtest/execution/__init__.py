@@ -13,6 +13,7 @@ from ml4t.backtest.execution.algos import (
     VWAPAlgorithm,
     volume_profile,
 )
+from ml4t.backtest.execution.blocks import FillBlock, OrderBlock
 from ml4t.backtest.execution.broker import SimulationBroker
 from ml4t.backtest.execution.commission import (
     IB_US_EQUITY_TIERS,
@@ -128,4 +129,6 @@ __all__ = [
     "volume_profile",
     # broker
     "SimulationBroker",
+    "OrderBlock",
+    "FillBlock",
 ]

@@ -16,7 +16,7 @@ a buying-power shortfall, which rejects or resizes) and everything after it go t
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -32,13 +32,26 @@ if TYPE_CHECKING:
 
 FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["BATCH_MIN", "fill_market_batch"]
+__all__ = ["BATCH_MIN", "FillPlan", "batch_applies", "fill_market_batch", "plan_fills"]
 
 BATCH_MIN: Final = 8  # fewer candidates than this: the loop is as fast
 _MARKET_CODE: Final = 1  # MatchCode.MARKET (checked against the enum in the tests)
 _WORKING: Final = (OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED)
 _FILLED: Final = OrderStatus.FILLED
 _new_tuple = tuple.__new__
+
+
+def batch_applies(broker: SimulationBroker) -> bool:
+    """Return whether the broker's settings allow array fills.
+
+    No volume cap, no impact model, no bar cap on costs, no execution algorithm's children.
+    """
+    return (
+        broker.volume_limit is None
+        and type(broker.impact) is NoImpact
+        and not broker.slippage_cap_to_bar
+        and not broker._algo_of
+    )
 
 
 def fill_market_batch(
@@ -57,13 +70,7 @@ def fill_market_batch(
         model, the bar cap on costs, or a cost model without an array form.
     """
     n = len(cands)
-    if (
-        n < BATCH_MIN
-        or broker.volume_limit is not None
-        or type(broker.impact) is not NoImpact
-        or broker.slippage_cap_to_bar
-        or broker._algo_of
-    ):
+    if n < BATCH_MIN or not batch_applies(broker):
         return None
     slot_order = broker._slot_order
     orders: list[Order] = []
@@ -91,16 +98,92 @@ def fill_market_batch(
     a = broker._s_asset[slots]
     if not all_distinct(a, len(broker.assets)):
         return None
-    base = np.array(base_l, dtype=np.float64)
-    qty = np.array(qty_l, dtype=np.float64)
+    ids = np.array(id_l, dtype=np.int64)
+    plan = plan_fills(
+        broker,
+        a,
+        np.array(base_l, dtype=np.float64),
+        np.array(qty_l, dtype=np.float64),
+        broker._s_side[slots].astype(np.float64),
+        ids,
+    )
+    if plan is None:
+        return None
+    rank = plan.rank
+    cut = plan.cut
+    orders = [orders[k] for k in rank.tolist()]
+    broker._pend_bp = float(plan.pend[cut])
+    fills = _book(
+        broker,
+        orders[:cut],
+        plan.a[:cut],
+        plan.qty[:cut],
+        plan.price[:cut],
+        plan.ref[:cut],
+        plan.slip[:cut],
+        plan.comm[:cut],
+        plan.mult[:cut],
+    )
+    fill_one = broker._fill
+    ranked_slots = slots[rank].tolist()
+    base = plan.base
+    for k in range(cut, n):  # the loop from the first special case on
+        order = orders[k]
+        if order.status not in _WORKING:
+            continue
+        fill = fill_one(order, ranked_slots[k], float(base[k]), _MARKET_CODE, auction=False)
+        if fill is not None:
+            fills.append(fill)
+    return fills
+
+
+class FillPlan(NamedTuple):
+    """The arithmetic of a batch fill, in rank order (see `plan_fills`)."""
+
+    rank: npt.NDArray[np.intp]  # candidate positions in execution order
+    a: npt.NDArray[np.int64]  # asset positions
+    base: FloatArray  # base prices (before slippage)
+    qty: FloatArray
+    sign: FloatArray  # +1.0 buy, -1.0 sell
+    price: FloatArray  # fill prices
+    ref: FloatArray  # reference prices (no impact: the base)
+    slip: FloatArray  # slippage per unit
+    comm: FloatArray
+    mult: FloatArray
+    pend: FloatArray  # running pending buying power before each fill and after the last
+    cut: int  # fills before this position are plain; the first special case is here (or n)
+
+
+def plan_fills(  # noqa: PLR0917 - internal, positional arrays
+    broker: SimulationBroker,
+    a: npt.NDArray[np.int64],
+    base: FloatArray,
+    qty: FloatArray,
+    sign: FloatArray,
+    ids: npt.NDArray[np.int64],
+) -> FillPlan | None:
+    """Rank and price market orders on distinct assets as `_fill` would, one after another.
+
+    Args:
+        broker: The broker (its account, cost models and running state; only
+            `_roll_month` changes it, as the first `_fill` of the pass would).
+        a: Asset position of each order (distinct).
+        base: Base price of each (the market price, else the open).
+        qty: Quantity left to fill of each.
+        sign: +1.0 for a buy, -1.0 for a sell.
+        ids: Order ids.
+
+    Returns:
+        The plan (ranked: exits first with an account, then by order id), or None when a
+        cost model has no array form.
+    """
+    n = a.shape[0]
     volume = np.asarray(broker._volume, dtype=np.float64)[a]
     slip = broker.slippage.slippage_many(base, qty, volume)
     if slip is None:
         return None
     mult = broker._multiplier[a]
-    sign = broker._s_side[slots].astype(np.float64)
     account = broker.account
-    ids = np.array(id_l, dtype=np.int64)
     pend_pos = broker._pend_pos
     held = broker._held(a) + pend_pos[a] if account is not None else np.zeros(n)
     # rank: exits first (with an account), then by order id, as `_fill_cands` sorts
@@ -108,17 +191,15 @@ def fill_market_batch(
         rank = np.lexsort((ids, ~(held * sign < 0.0)))
     else:
         rank = np.argsort(ids, kind="stable")
-    base, qty, volume, slip, mult, sign, held = (
+    base, qty, slip, mult, sign, held = (
         base[rank],
         qty[rank],
-        volume[rank],
         slip[rank],
         mult[rank],
         sign[rank],
         held[rank],
     )
     a = a[rank]
-    orders = [orders[k] for k in rank.tolist()]
     ref = base  # no impact: the permanent shift is zero
     slip = np.maximum(slip, 0.0)
     over = (sign < 0.0) & (slip > ref)  # a sell never pays more than the price
@@ -141,8 +222,13 @@ def fill_market_batch(
     # the running `pending` buying power before each candidate (and after the last): the
     # account's own effect of each fill when it has one, else the broker's estimate
     if broker._exact_bp:
+        names = broker.assets
         step = account.buying_power_changes(  # type: ignore[union-attr]
-            a if broker._account_rows else [o.asset for o in orders], held, sign * qty, price, comm
+            a if broker._account_rows else [names[j] for j in a.tolist()],
+            held,
+            sign * qty,
+            price,
+            comm,
         )
     else:
         step = (closing - opening) * unit - comm
@@ -156,37 +242,17 @@ def fill_market_batch(
                 have = account.buying_power() + pend[:-1]
             short_fail = np.zeros(n, dtype=np.bool_)
             defs = broker._asset_defs
+            names = broker.assets
             for k in np.flatnonzero(opens & (sign < 0.0)).tolist():
-                order = orders[k]
-                if not (defs[a.item(k)].shortable and account.can_short(order.asset)):
+                j = a.item(k)
+                if not (defs[j].shortable and account.can_short(names[j])):
                     short_fail[k] = True
                     break
             fail = short_fail | (opens & (opening * unit + comm > have * (1.0 + 1e-12)))
             bad = np.flatnonzero(fail)
             if bad.size:
                 cut = int(bad[0])
-    broker._pend_bp = float(pend[cut])
-    fills = _book(
-        broker,
-        orders[:cut],
-        a[:cut],
-        qty[:cut],
-        price[:cut],
-        ref[:cut],
-        slip[:cut],
-        comm[:cut],
-        mult[:cut],
-    )
-    fill_one = broker._fill
-    ranked_slots = slots[rank].tolist()
-    for k in range(cut, n):  # the loop from the first special case on
-        order = orders[k]
-        if order.status not in _WORKING:
-            continue
-        fill = fill_one(order, ranked_slots[k], float(base[k]), _MARKET_CODE, auction=False)
-        if fill is not None:
-            fills.append(fill)
-    return fills
+    return FillPlan(rank, a, base, qty, sign, price, ref, slip, comm, mult, pend, cut)
 
 
 def _book(  # noqa: PLR0917 - internal, positional arrays

@@ -27,6 +27,7 @@ zero in every `process_bar` and `process_close`).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from types import ModuleType
@@ -35,6 +36,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from ml4t.backtest.core.arrays import all_distinct
 from ml4t.backtest.core.assets import Asset, AssetRegistry, Future
 from ml4t.backtest.core.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from ml4t.backtest.core.errors import (
@@ -45,11 +47,18 @@ from ml4t.backtest.core.errors import (
 )
 from ml4t.backtest.core.events import FillEvent, OrderEvent
 from ml4t.backtest.core.types import AssetId, Timestamp
-from ml4t.backtest.execution._batch_fill import BATCH_MIN, fill_market_batch
+from ml4t.backtest.execution._batch_fill import (
+    BATCH_MIN,
+    FillPlan,
+    batch_applies,
+    fill_market_batch,
+    plan_fills,
+)
 from ml4t.backtest.execution._funds import fee_inclusive_quantity
 from ml4t.backtest.execution._rounding import ceil_to_step, floor_to_step
 from ml4t.backtest.execution.account import AccountView
 from ml4t.backtest.execution.algos import ExecutionAlgorithm
+from ml4t.backtest.execution.blocks import FillBlock, OrderBlock
 from ml4t.backtest.execution.commission import CommissionModel, NoCommission
 from ml4t.backtest.execution.fills import (
     BracketActivation,
@@ -248,6 +257,10 @@ class SimulationBroker:
         self._events: list[OrderEvent] = []
         self.record_events = bool(record_events)
         self._batch_fills = True  # `_batch_fill` for many market orders (tests turn it off)
+        # `submit_block`: at most one pending block (in an otherwise empty book), and the
+        # blocks filled as columns, kept for `get_order` (ids increase block by block)
+        self._block: OrderBlock | None = None
+        self._filled_blocks: list[OrderBlock] = []
         # An account that reports each fill's exact effect on its buying power (a
         # `Portfolio`): the pending buying power follows it (`_available`).
         self._exact_bp = all(
@@ -566,6 +579,8 @@ class SimulationBroker:
         """
         if order.parent is not None and order.parent.status is OrderStatus.CREATED:
             raise OrderError(f"{order!r} is an OTO child; submit its parent instead")
+        if self._block is not None:
+            self._materialize(self._block)
         self._submit(order, eligible=self._t + 1, pending_position=0.0)
         return order
 
@@ -613,6 +628,8 @@ class SimulationBroker:
             >>> [(o.order_id, o.asset, o.side.name, o.quantity) for o in orders]
             [(1, 'C', 'SELL', 5.0), (2, 'A', 'BUY', 10.0)]
         """
+        if self._block is not None:
+            self._materialize(self._block)
         idx = np.asarray(assets, dtype=np.int64).ravel()
         qty = np.asarray(quantities, dtype=np.float64).ravel()
         if idx.shape != qty.shape:
@@ -725,6 +742,155 @@ class SimulationBroker:
                 self._updated.update(dict.fromkeys(quiet, now))
                 self._changes += 2 * len(quiet)
         return out
+
+    def submit_block(
+        self, assets: npt.ArrayLike, quantities: npt.ArrayLike, *, tag: str = ""
+    ) -> OrderBlock | None:
+        """Submit GTC market orders on distinct assets as one block of columns, if it can.
+
+        The same orders as ``submit_many(assets, quantities, tag=tag)`` (ids, rounding,
+        acceptance), kept as columns until something needs them as `Order` objects: see
+        `OrderBlock`. It applies to a book that is otherwise empty, a broker that records
+        no order events, `FillTiming.NEXT_BAR_OPEN`, at least `BATCH_MIN` orders on
+        distinct assets, each of which `submit_many` would accept unchanged but for lot
+        rounding. Otherwise nothing is submitted and None is returned: call `submit_many`.
+
+        Args:
+            assets: Asset positions (into `assets`), distinct.
+            quantities: Signed quantities (+ buy, - sell), finite and non-zero.
+            tag: Tag of every order.
+
+        Returns:
+            The block, or None (nothing done).
+        """
+        idx = np.asarray(assets, dtype=np.int64).ravel()
+        qty = np.asarray(quantities, dtype=np.float64).ravel()
+        n = idx.shape[0]
+        if (
+            n < BATCH_MIN
+            or self.record_events
+            or self._slot_of  # (any order in the book, active or not)
+            or self._block is not None
+            or self._algos
+            or self.fill_timing is not FillTiming.NEXT_BAR_OPEN
+            or qty.shape != idx.shape
+            or idx.min() < 0
+            or idx.max() >= len(self.assets)
+            or not np.isfinite(qty).all()
+            or (qty == 0.0).any()
+            or not all_distinct(idx, len(self.assets))
+        ):
+            return None
+        if self._rows:
+            self._fold_rows()
+        quantity, slow = self._batch_checks(idx, qty, _OrderType_MARKET, _TimeInForce_GTC)
+        if slow.any():
+            return None  # some order needs `validate_order` one by one
+        first = self._next_id
+        self._next_id = first + n
+        now = self._now
+        t = self._t
+        block = OrderBlock(
+            self, first, idx, np.copysign(quantity, qty), tag, now, t, eligible=t + 1
+        )
+        # `_emit` of SUBMITTED and ACCEPTED for every order, without events
+        self._updated.update(dict.fromkeys(range(first, first + n), now))
+        self._changes += 2 * n
+        self._block = block
+        return block
+
+    def _materialize(self, block: OrderBlock) -> None:
+        # Turn `block` into the Order objects (and, while pending, the book slots) that
+        # `submit_many` would have made; the orders then live as any other.
+        if block.is_materialized:
+            return
+        orders = block.build_orders(self.assets)
+        registry = self._orders
+        for order in orders:
+            registry[order.order_id] = order
+        if block.is_pending:
+            self._block = None
+            self._add_slots(orders, block.rows.tolist(), eligible=block.eligible, phase=_PHASE_ANY)
+        else:
+            self._filled_blocks.remove(block)
+        block.mark_materialized(orders)
+
+    def _filled_block_of(self, order_id: int) -> OrderBlock | None:
+        # The block filled as columns that holds `order_id`, if any.
+        blocks = self._filled_blocks
+        k = bisect.bisect_right([b.first_id for b in blocks], order_id) - 1
+        if k >= 0 and order_id < blocks[k].first_id + len(blocks[k]):
+            return blocks[k]
+        return None
+
+    def _fill_block(
+        self, block: OrderBlock, open_: FloatArray, *, plain_bar: bool
+    ) -> FillBlock | None:
+        # Fill the pending block at this bar's open as columns, when every order fills in
+        # full as the one-by-one path would (see `OrderBlock`); None (nothing done) else.
+        t = self._t
+        if not (plain_bar and t >= block.eligible and self._batch_fills and batch_applies(self)):
+            return None
+        a = block.rows
+        base = open_[a]
+        if np.isnan(base).any():
+            return None  # an asset without a bar: its order keeps working
+        n = a.shape[0]
+        signed = block.signed
+        self._pend_bp = 0.0  # (what a pass over a non-empty book starts with)
+        self._pend_pos.fill(0.0)
+        plan = plan_fills(self, a, base, np.abs(signed), np.sign(signed), block.ids)
+        if plan is None or plan.cut < n:
+            return None
+        return self._book_block(block, plan)
+
+    def _book_block(self, block: OrderBlock, plan: FillPlan) -> FillBlock:
+        # `_batch_fill._book` for a block: the same broker state, without Order objects.
+        self._pend_bp = float(plan.pend[-1])
+        self._start_bar_fills()
+        qty = plan.qty
+        a = plan.a
+        volume = self._month_volume
+        for q in qty.tolist():  # the running monthly volume, added in rank order
+            volume += q
+        self._month_volume = volume
+        used = self._used
+        used[a] = used[a] + qty
+        signed = qty * plan.sign
+        pend_pos = self._pend_pos
+        pend_pos[a] = pend_pos[a] + signed
+        now = self._now
+        ids = block.ids[plan.rank]
+        slip_cost = plan.slip * qty * plan.mult
+        names = self.assets
+        tag = block.tag
+        buy, sell = _OrderSide_BUY, _OrderSide_SELL
+        events = [
+            _new_tuple(
+                FillEvent,
+                (now, oid, names[j], buy if s > 0.0 else sell, q, p, r, c, sc, 0.0, 0.0, m, tag),
+            )
+            for oid, j, s, q, p, r, c, sc, m in zip(
+                ids.tolist(),
+                a.tolist(),
+                plan.sign.tolist(),
+                qty.tolist(),
+                plan.price.tolist(),
+                plan.ref.tolist(),
+                plan.comm.tolist(),
+                slip_cost.tolist(),
+                plan.mult.tolist(),
+                strict=True,
+            )
+        ]
+        self._updated.update(dict.fromkeys(ids.tolist(), now))
+        self._changes += len(events)
+        fill_price = np.empty(len(events))
+        fill_price[plan.rank] = plan.price
+        block.mark_filled(fill_price, now)
+        self._block = None
+        self._filled_blocks.append(block)
+        return FillBlock(events, now, a, names, signed, plan.price, plan.comm, slip_cost, tag)
 
     def _add_slots(
         self, orders: list[Order], assets: list[int], *, eligible: int, phase: int
@@ -1005,6 +1171,8 @@ class SimulationBroker:
         """
         if algo.algo_id:
             raise OrderError(f"{algo!r} was already submitted")
+        if self._block is not None:
+            self._materialize(self._block)
         if algo.asset not in self.asset_index:
             raise OrderError(f"asset {algo.asset!r} is not traded by this broker")
         algo.algo_id = self._next_algo_id
@@ -1040,7 +1208,16 @@ class SimulationBroker:
         return True
 
     def _get(self, order_id: int) -> Order:
+        # (any order of a block is wanted as an object: the pending block becomes objects
+        # first, so that cancel/modify/get_order act on the book as `submit_many` left it)
+        if self._block is not None:
+            self._materialize(self._block)
         order = self._orders.get(order_id)
+        if order is None:
+            block = self._filled_block_of(order_id)
+            if block is not None:
+                self._materialize(block)
+                order = self._orders.get(order_id)
         if order is None:
             raise OrderError(f"no order with id {order_id}; ids come from submit()")
         return order
@@ -1119,13 +1296,16 @@ class SimulationBroker:
     @property
     def active_order_count(self) -> int:
         """Return how many orders are live in the book (inactive OTO children excluded)."""
-        return self._n_active
+        block = self._block
+        return self._n_active if block is None else self._n_active + len(block)
 
     def open_orders(self, asset: AssetId | None = None) -> list[Order]:
         """Return working orders (ACCEPTED or PARTIALLY_FILLED), oldest first.
 
         Inactive OTO children are included (they are ACCEPTED).
         """
+        if self._block is not None:
+            self._materialize(self._block)
         out = [
             o
             for o in self._slot_order
@@ -1279,6 +1459,15 @@ class SimulationBroker:
         self._volume = volume  # converted to float64 by the slow path
         if self.slippage_cap_to_bar:  # the closing auction of this bar caps at its high/low
             self._bar_rows = (t, high, low)
+        block = self._block
+        if block is not None:  # a rebalance submitted as columns (`submit_block`)
+            filled = self._fill_block(
+                block, np.asarray(open, dtype=np.float64), plain_bar=bid is None and ask is None
+            )
+            if filled is not None:
+                self._push_row(self.impact, close, volume)
+                return filled
+            self._materialize(block)  # filled order by order, as `submit_many`'s orders
         if not self._n_active and not self._algos:
             rows = self._rows
             rows.append((self.impact, close, volume))
@@ -1378,6 +1567,9 @@ class SimulationBroker:
         self._now = timestamp
         if volume is not None:
             self._volume = volume
+        if self._block is not None:  # its orders wait in the book: a pass starts afresh
+            self._pend_bp = 0.0
+            self._pend_pos.fill(0.0)
         if not self._n_active and not self._algos:
             rows = self._rows
             rows.append((None, close, None))
@@ -2061,6 +2253,8 @@ class SimulationBroker:
         """
         if not (math.isfinite(ratio) and ratio > 0.0):
             raise ConfigError(f"split `ratio` must be finite and > 0, was {ratio!r}")
+        if self._block is not None:
+            self._materialize(self._block)
         a = self.asset_index.get(asset)
         if a is None:
             raise OrderError(f"asset {asset!r} is not traded by this broker")

@@ -32,6 +32,7 @@ from ml4t.backtest.core.enums import CorporateActionType, OrderSide
 from ml4t.backtest.core.errors import ConfigError, UnknownAssetError
 from ml4t.backtest.core.events import CorporateActionEvent, FillEvent
 from ml4t.backtest.core.types import NS_PER_DAY, AssetId, Timestamp
+from ml4t.backtest.execution.blocks import FillBlock
 from ml4t.backtest.portfolio.accounts import (
     AccountPolicy,
     BorrowCosts,
@@ -761,17 +762,64 @@ class Portfolio:
         # settlement: `_trade` as arrays (the same float operations element by element),
         # cash and the totals as running sums in fill order (`np.add.accumulate` adds left
         # to right, as the loop does). False (nothing booked) when it does not apply.
+        if (
+            type(fills) is FillBlock
+            and len(fills) == fills.rows.shape[0]  # (nothing appended to it since)
+            and (fills.assets is self._assets or fills.assets == self._assets)
+        ):  # a broker's block on these assets: its columns, distinct by construction
+            self._book_arrays(fills.rows, fills.signed, fills.price, fills.commission)
+            ts = fills.timestamp
+            tag = fills.tag
+            on_fill = self.tracker.on_fill
+            for i, q, p, c, sc in zip(
+                fills.rows.tolist(),
+                fills.signed.tolist(),
+                fills.price.tolist(),
+                fills.commission.tolist(),
+                fills.cost.tolist(),
+                strict=True,
+            ):
+                on_fill(i, q, p, ts, c, sc, tag)
+            self._memo.clear()
+            return True
         n = len(fills)
         get = self._index.get
         idx_l = [get(f.asset, -1) for f in fills]
         idx = np.array(idx_l, dtype=np.intp)
         if idx.min() < 0 or not all_distinct(idx, self._qty.shape[0]):
             return False
-        self._memo.clear()
         signed_l = [f.quantity * int(f.side) for f in fills]
-        signed = np.array(signed_l, dtype=np.float64)
-        price = np.array([f.price for f in fills], dtype=np.float64)
-        commission = np.array([f.commission for f in fills], dtype=np.float64)
+        self._book_arrays(
+            idx,
+            np.array(signed_l, dtype=np.float64),
+            np.array([f.price for f in fills], dtype=np.float64),
+            np.array([f.commission for f in fills], dtype=np.float64),
+        )
+        on_fill = self.tracker.on_fill
+        for k in range(n):
+            fill = fills[k]
+            on_fill(
+                idx_l[k],
+                signed_l[k],
+                fill.price,
+                fill.timestamp,
+                fill.commission,
+                fill.slippage + fill.impact,
+                fill.tag,
+            )
+        self._memo.clear()
+        return True
+
+    def _book_arrays(
+        self,
+        idx: npt.NDArray[np.integer[Any]],
+        signed: npt.NDArray[np.float64],
+        price: npt.NDArray[np.float64],
+        commission: npt.NDArray[np.float64],
+    ) -> None:
+        # The array part of `_apply_fills_batch` (positions, cash, totals; not the trades).
+        n = idx.shape[0]
+        self._memo.clear()
         mult = self._mult[idx]
         old = self._qty[idx]
         avg_old = self._avg[idx]
@@ -812,19 +860,6 @@ class Portfolio:
         unpriced = np.isnan(last)
         if unpriced.any():
             self._last[idx[unpriced]] = price[unpriced]
-        on_fill = self.tracker.on_fill
-        for k, fill in enumerate(fills):
-            on_fill(
-                idx_l[k],
-                signed_l[k],
-                fill.price,
-                fill.timestamp,
-                fill.commission,
-                fill.slippage + fill.impact,
-                fill.tag,
-            )
-        self._memo.clear()
-        return True
 
     # Core position arithmetic shared by fills and corporate actions; returns realized P&L.
     def _trade(self, i: int, signed: float, price: float, timestamp: int) -> float:

@@ -19,6 +19,7 @@ from ml4t.backtest.core.enums import OrderSide, OrderStatus, OrderType
 from ml4t.backtest.core.enums import TimeInForce as Tif
 from ml4t.backtest.core.errors import ConfigError
 from ml4t.backtest.core.types import format_timestamp
+from ml4t.backtest.execution.blocks import FillBlock, OrderBlock
 from ml4t.backtest.execution.orders import Order, bracket_order, link_oto
 from ml4t.backtest.portfolio import metrics as pf_metrics
 from ml4t.backtest.portfolio.accounts import CashAccount, RegTMargin
@@ -32,6 +33,8 @@ from ml4t.backtest.strategy.config import (
 )
 
 __all__ = [
+    "FillBlock",
+    "OrderBlock",
     "advance_bars",
     "apply_fills",
     "broker_idle",
@@ -43,6 +46,7 @@ __all__ = [
     "make_broker",
     "make_portfolio",
     "reject_local",
+    "submit_block",
     "submit_many",
     "supports_lazy",
 ]
@@ -121,6 +125,20 @@ def submit_many(
     """
     out: list[Order] = broker.submit_many(columns, quantities, tag=tag)
     return out
+
+
+def submit_block(
+    broker: Any, columns: npt.NDArray[np.intp], quantities: npt.NDArray[np.float64], tag: str
+) -> OrderBlock | None:
+    """Submit a rebalance as one block of columns when the broker can hold it, else None.
+
+    The broker's `submit_block` (see `OrderBlock`); None also for a broker without it.
+    """
+    submit = getattr(broker, "submit_block", None)
+    if submit is None:
+        return None
+    block: OrderBlock | None = submit(columns, quantities, tag=tag)
+    return block
 
 
 def make_broker(

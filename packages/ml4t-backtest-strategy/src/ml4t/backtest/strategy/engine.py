@@ -298,7 +298,8 @@ class _Run:
         self.pending = np.zeros(n_a)
         self.pending_dirty = False
         self.open_market: dict[int, Any] = {}
-        self.orders: list[tuple[Any, Timestamp]] = []
+        self.open_blocks: list[_venue.OrderBlock] = []  # `submit_block`'s blocks not yet filled
+        self.orders: list[tuple[Any, Timestamp]] = []  # (order or OrderBlock, submitted at)
         self.local_rejects = 0  # orders refused by risk checks get ids -1, -2, ...
         # a margin account without shorting: the portfolio's policy would allow them
         self.no_shorts = (
@@ -369,6 +370,7 @@ class _Run:
         self.fills = []
         self.events = []
         self.open_market = {}
+        self.open_blocks = []
         self.snap_qty = []
         self.snap_cash = []
         self.snap_t = []
@@ -569,11 +571,14 @@ class _Run:
 
     def submit_many(
         self, columns: npt.NDArray[np.intp], quantities: npt.NDArray[np.float64], *, tag: str = ""
-    ) -> list[Any]:
+    ) -> Sequence[Any]:
         """Submit one market order per (asset column, signed quantity), in the given order.
 
         The same orders, ids, events and fills as that many `submit` calls; used by
-        ``Strategy.rebalance``. Quantities must be finite and non-zero.
+        ``Strategy.rebalance``. Quantities must be finite and non-zero. When the broker
+        can hold them as one block of columns (`SimulationBroker.submit_block`: an empty
+        book, distinct assets) it does, and the block is returned: a sequence whose orders
+        are built when first read.
         """
         if self.no_shorts or self.portfolio_rules:  # checks that see each order in turn
             assets = self.assets
@@ -583,6 +588,13 @@ class _Run:
             ]
         self._sync()
         self.busy = True
+        block = _venue.submit_block(self._broker, columns, quantities, tag)
+        if block is not None:
+            self.orders.append((block, self.now))
+            self.open_blocks.append(block)
+            self.pending_dirty = True  # recounted (with the block) when next read
+            self._drain_order_events()
+            return block
         orders = _venue.submit_many(self._broker, columns, quantities, tag)
         now = self.now
         self.orders.extend([(order, now) for order in orders])
@@ -698,11 +710,20 @@ class _Run:
             pending = self.pending
             pending[:] = 0.0
             live = {}
-            for oid, order in self.open_market.items():
+            for block in self.open_blocks:  # orders of a block turned into objects: tracked
+                if block.is_materialized:  # from now on as any other (in submission order)
+                    live.update({order.order_id: order for order in block.orders()})
+            live.update(self.open_market)
+            self.open_market = {}
+            for oid, order in live.items():
                 if not order.status.is_terminal:
-                    live[oid] = order
+                    self.open_market[oid] = order
                     pending[self.asset_index[order.asset]] += order.remaining * int(order.side)
-            self.open_market = live
+            blocks = [block for block in self.open_blocks if block.is_pending]
+            for block in blocks:
+                rows = block.rows
+                pending[rows] = pending[rows] + block.signed
+            self.open_blocks = blocks
             self.pending_dirty = False
         return self.pending
 
@@ -744,11 +765,19 @@ class _Run:
     def _apply_fills_batch(self, fills: list[FillEvent]) -> bool:
         # The engine's side of `_apply_fills` for many fills of distinct assets, as arrays
         # (the same float operations as the loop); False (nothing done) otherwise.
-        index = self.asset_index
-        cols = np.array([index[f.asset] for f in fills], dtype=np.intp)
-        if not all_distinct(cols, self.n_a):
-            return False
-        signed = np.array([f.quantity * int(f.side) for f in fills])
+        if (
+            type(fills) is _venue.FillBlock
+            and len(fills) == fills.rows.shape[0]
+            and (fills.assets is self.assets or fills.assets == self.assets)
+        ):  # a broker block's columns (distinct assets by construction)
+            cols = fills.rows
+            signed = fills.signed
+        else:
+            index = self.asset_index
+            cols = np.array([index[f.asset] for f in fills], dtype=np.intp)
+            if not all_distinct(cols, self.n_a):
+                return False
+            signed = np.array([f.quantity * int(f.side) for f in fills])
         last_price = self.last_price
         unpriced = np.flatnonzero(np.isnan(last_price[cols]))
         for k in unpriced.tolist():  # as the portfolio does: first price known
@@ -1396,7 +1425,7 @@ class _Run:
         )
         trades = _conform(self._pf.tracker.to_polars(), TRADES_SCHEMA)
         fills = _fills_frame(self.fills)
-        orders = _orders_frame(self.orders, self._broker.last_updates)
+        orders = _orders_frame(self.orders, self._broker.last_updates, self.assets)
         positions = _positions_frame(ts, self.assets, self.buf_qty[:n], self.buf_value[:n])
         metrics = _venue.compute_metrics(equity_curve, trades, self.config)
         metadata: dict[str, Any] = {
@@ -1467,14 +1496,96 @@ def _enum_names(codes: list[int], enum: Any) -> pl.Series:
 
 
 def _orders_frame(
-    orders: list[tuple[Any, Timestamp]], updated: dict[int, Timestamp]
+    orders: list[tuple[Any, Timestamp]], updated: dict[int, Timestamp], assets: Sequence[AssetId]
 ) -> pl.DataFrame:
+    # One row per order, in submission order: order objects at their first record, and the
+    # orders of a block still held as columns (`OrderBlock`) straight from its columns.
     if not orders:
         return pl.DataFrame(schema=ORDERS_SCHEMA)
-    first: dict[int, tuple[Any, Timestamp]] = {}
-    for pair in orders:  # one row per order object, at its first record
-        first.setdefault(id(pair[0]), pair)
-    pairs = list(first.values())
+    names = pl.Series(list(assets), dtype=pl.String)
+    parts: list[pl.DataFrame] = []
+    run: dict[int, tuple[Any, Timestamp]] = {}  # order objects since the last block
+    blocks: list[Any] = []  # blocks held as columns since the last order object
+    seen: set[int] = set()
+    for pair in orders:
+        obj = pair[0]
+        if isinstance(obj, _venue.OrderBlock):
+            if not obj.is_materialized:
+                if run:
+                    parts.append(_object_orders(list(run.values()), updated))
+                    run = {}
+                blocks.append(obj)
+                continue
+            members = [(order, pair[1]) for order in obj.orders()]
+        else:
+            members = [pair]
+        for member in members:
+            key = id(member[0])
+            if key not in seen:
+                if blocks:
+                    parts.append(_block_orders(blocks, names))
+                    blocks = []
+                seen.add(key)
+                run[key] = member
+    if run:
+        parts.append(_object_orders(list(run.values()), updated))
+    if blocks:
+        parts.append(_block_orders(blocks, names))
+    frame = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in ORDERS_SCHEMA.items()])
+
+
+def _block_orders(blocks: list[Any], names: pl.Series) -> pl.DataFrame:
+    # The orders of consecutive blocks held as columns: GTC market orders, each block
+    # filled in full or (the last one of a run) still working.
+    sizes = np.array([len(b) for b in blocks], dtype=np.int64)
+
+    def each(values: list[Any], dtype: Any = None) -> npt.NDArray[Any]:
+        return np.repeat(np.array(values, dtype=dtype), sizes)
+
+    filled_block = [b.fill_price is not None for b in blocks]
+    filled = each(filled_block, np.bool_)
+    signed = np.concatenate([b.signed for b in blocks])
+    quantity = np.abs(signed)
+    created = each([b.created_at for b in blocks], np.int64)
+    updated = np.where(filled, each([b.filled_at for b in blocks], np.int64), created)
+    price = np.concatenate(
+        [
+            b.fill_price if f else np.full(len(b), np.nan)
+            for b, f in zip(blocks, filled_block, strict=True)
+        ]
+    )
+    statuses = pl.Series(
+        [(OrderStatus.FILLED if f else OrderStatus.ACCEPTED).name for f in filled_block],
+        dtype=pl.String,
+    )
+    n = int(sizes.sum())
+    return pl.DataFrame(
+        {
+            "order_id": np.concatenate([b.ids for b in blocks]),
+            "created_at": pl.Series(created).cast(_TS_DTYPE),
+            "updated_at": pl.Series(updated).cast(_TS_DTYPE),
+            "asset": names.gather(np.concatenate([b.rows for b in blocks])),
+            "side": np.where(signed > 0.0, 1, -1).astype(np.int8),
+            "quantity": quantity,
+            "order_type": pl.repeat(OrderType.MARKET.name, n, dtype=pl.String, eager=True),
+            "limit_price": np.full(n, np.nan),
+            "stop_price": np.full(n, np.nan),
+            "time_in_force": pl.repeat(TimeInForce.GTC.name, n, dtype=pl.String, eager=True),
+            "status": statuses.gather(np.repeat(np.arange(len(blocks)), sizes)),
+            "filled_quantity": np.where(filled, quantity, 0.0),
+            "average_fill_price": price,
+            "reason": pl.repeat("", n, dtype=pl.String, eager=True),
+            "tag": pl.Series([b.tag for b in blocks], dtype=pl.String).gather(
+                np.repeat(np.arange(len(blocks)), sizes)
+            ),
+        }
+    )
+
+
+def _object_orders(
+    pairs: list[tuple[Any, Timestamp]], updated: dict[int, Timestamp]
+) -> pl.DataFrame:
     objs = [p[0] for p in pairs]
     created = [p[1] for p in pairs]
     ids = [o.order_id for o in objs]

@@ -410,7 +410,7 @@ class Strategy:
         min_trade_value: float | None = None,
         close_others: bool = True,
         tag: str = "rebalance",
-    ) -> list[Any]:
+    ) -> Sequence[Any]:
         """Trade every asset toward a target weight of equity; sells go first.
 
         Args:
@@ -422,7 +422,9 @@ class Strategy:
             tag: Tag put on every order.
 
         Returns:
-            The orders submitted, sells first. Within sells and within buys the order
+            The orders submitted, sells first (a sequence; in a backtest, a block whose
+            `Order` objects are built when first read, see `OrderBlock`). Within sells
+            and within buys the order
             follows the config's `rebalance_order`: the feed's asset order (``"asset"``,
             default) or the order value ``delta * price * multiplier`` ascending
             (``"value"``: the largest sell first, the smallest buy first; ties keep the
@@ -482,7 +484,7 @@ class Strategy:
         quantities = delta[columns]
         batch = getattr(api, "submit_many", None)  # the engine's (a live venue may lack it)
         if batch is not None and np.isfinite(quantities).all():
-            submitted: list[Any] = batch(columns, quantities, tag=tag)
+            submitted: Sequence[Any] = batch(columns, quantities, tag=tag)
             return submitted
         orders = []
         for j, q in zip(columns.tolist(), quantities.tolist(), strict=True):
