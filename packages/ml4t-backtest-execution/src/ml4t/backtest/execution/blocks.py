@@ -5,8 +5,8 @@ an empty book as one `OrderBlock`: ids, assets, sides and quantities in arrays, 
 object, no book slot. When the next `process_bar` finds the block alone in the book and every
 order of it fills in full there (each asset has a bar, no buying-power or short-sale case
 that the one-by-one fill would treat specially, cost models with array forms), it books the
-whole block with the batch fill's arithmetic (`plan_fills`) and returns a `FillBlock`: a
-`list` of the same `FillEvent`s the object path returns, with the fill columns attached.
+whole block with the batch fill's arithmetic (`plan_fills`) and returns a `FillBlock`: the
+fill columns, a sequence of the same `FillEvent`s the object path returns (built on read).
 
 Anything else turns the block into the `Order` objects and book slots `submit_many` would
 have made (`SimulationBroker._materialize`): reading an order of the block, any other
@@ -39,6 +39,8 @@ __all__ = ["FillBlock", "OrderBlock"]
 _PENDING: Final = 0  # waiting in the book as columns
 _FILLED: Final = 1  # filled in full by the block lane (orders built only on demand)
 _MATERIALIZED: Final = 2  # turned into Order objects (which the broker now keeps)
+_BUY: Final = OrderSide.BUY
+_SELL: Final = OrderSide.SELL
 
 
 class OrderBlock(Sequence[Order]):
@@ -184,46 +186,136 @@ class OrderBlock(Sequence[Order]):
         self.state = _FILLED
 
 
-class FillBlock(list[FillEvent]):
-    """The fills of an `OrderBlock`: a list of `FillEvent`s with their columns attached.
+class FillBlock(Sequence[FillEvent]):
+    """The fills of an `OrderBlock`, as columns: a read-only sequence of `FillEvent`.
 
-    Consumers that know the columns (the portfolio, the engine) read them instead of the
-    events; any other code sees an ordinary list of fills.
+    Reading an element (or iterating) builds the `FillEvent`s, the same the object path
+    returns; consumers that know the columns (the portfolio, the engine) read those
+    instead. Every fill is complete (``remaining`` is 0) and has no impact cost.
 
     Attributes:
         timestamp: Fill time (int ns), the same for every fill.
+        order_id: Order id of each fill.
         rows: Asset position of each fill (in the broker's `assets`), distinct.
         assets: The broker's asset ids (what `rows` index).
-        signed: Signed filled quantity (+ bought, - sold).
+        side: +1 (buy) or -1 (sell) per fill.
+        quantity: Filled quantities (> 0).
         price: Fill prices.
+        reference_price: Prices before slippage.
         commission: Commission of each fill.
-        cost: Slippage plus impact cost of each fill (the trade tracker's `slippage`).
+        slippage: Slippage cost of each fill.
+        multiplier: Contract multiplier of each fill's asset.
         tag: The tag of every fill.
+        signed: ``quantity * side``.
     """
 
-    __slots__ = ("assets", "commission", "cost", "price", "rows", "signed", "tag", "timestamp")
+    __slots__ = (
+        "assets",
+        "commission",
+        "multiplier",
+        "order_id",
+        "price",
+        "quantity",
+        "reference_price",
+        "rows",
+        "side",
+        "signed",
+        "slippage",
+        "tag",
+        "timestamp",
+    )
 
     def __init__(  # noqa: PLR0917 - internal constructor, called by the broker only
         self,
-        events: list[FillEvent],
         timestamp: Timestamp,
+        order_id: npt.NDArray[np.int64],
         rows: npt.NDArray[np.int64],
         assets: tuple[AssetId, ...],
-        signed: FloatArray,
+        side: FloatArray,
+        quantity: FloatArray,
         price: FloatArray,
+        reference_price: FloatArray,
         commission: FloatArray,
-        cost: FloatArray,
+        slippage: FloatArray,
+        multiplier: FloatArray,
         tag: str,
     ) -> None:
-        super().__init__(events)
-        self.tag = tag
         self.timestamp = timestamp
+        self.order_id = order_id
         self.rows = rows
         self.assets = assets
-        self.signed = signed
+        self.side = side
+        self.quantity = quantity
         self.price = price
+        self.reference_price = reference_price
         self.commission = commission
-        self.cost = cost
+        self.slippage = slippage
+        self.multiplier = multiplier
+        self.tag = tag
+        self.signed = quantity * side
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> FillEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[FillEvent]: ...
+
+    def __getitem__(self, index: int | slice) -> FillEvent | list[FillEvent]:
+        if isinstance(index, slice):
+            return self.events()[index]
+        k = range(len(self))[index]  # (negative indices, IndexError)
+        return self._event(k)
+
+    def __iter__(self) -> Iterator[FillEvent]:
+        return iter(self.events())
+
+    def __repr__(self) -> str:
+        return f"FillBlock({len(self)} fills at {self.timestamp}, tag={self.tag!r})"
+
+    def _event(self, k: int) -> FillEvent:
+        names = self.assets
+        return FillEvent(
+            self.timestamp,
+            int(self.order_id[k]),
+            names[int(self.rows[k])],
+            _BUY if self.side[k] > 0.0 else _SELL,
+            float(self.quantity[k]),
+            float(self.price[k]),
+            float(self.reference_price[k]),
+            float(self.commission[k]),
+            float(self.slippage[k]),
+            0.0,
+            0.0,
+            float(self.multiplier[k]),
+            self.tag,
+        )
+
+    def events(self) -> list[FillEvent]:
+        """Return the fills as `FillEvent`s, in execution order."""
+        names = self.assets
+        ts, tag = self.timestamp, self.tag
+        new = tuple.__new__
+        return [
+            new(
+                FillEvent,
+                (ts, oid, names[j], _BUY if s > 0.0 else _SELL, q, p, r, c, sl, 0.0, 0.0, m, tag),
+            )
+            for oid, j, s, q, p, r, c, sl, m in zip(
+                self.order_id.tolist(),
+                self.rows.tolist(),
+                self.side.tolist(),
+                self.quantity.tolist(),
+                self.price.tolist(),
+                self.reference_price.tolist(),
+                self.commission.tolist(),
+                self.slippage.tolist(),
+                self.multiplier.tolist(),
+                strict=True,
+            )
+        ]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (list, (list(self),))  # pickles as the plain list of fills
+        return (list, (self.events(),))  # pickles as the plain list of fills

@@ -303,6 +303,7 @@ class SimulationBroker:
         self._n_close = self._n_open = self._n_trailing = 0
         self._activated_t = -1  # last bar an OTO child was activated to work at once
         self._lot = [d.lot_size for d in self._asset_defs]
+        self._lot_arr = np.array(self._lot, dtype=np.float64)
         self._tick = [d.tick_size for d in self._asset_defs]
         self._mult_list: list[float] = self._multiplier.tolist()
         # Buying power one unit ties up, for futures with an exchange margin when the account
@@ -862,35 +863,27 @@ class SimulationBroker:
         now = self._now
         ids = block.ids[plan.rank]
         slip_cost = plan.slip * qty * plan.mult
-        names = self.assets
-        tag = block.tag
-        buy, sell = _OrderSide_BUY, _OrderSide_SELL
-        events = [
-            _new_tuple(
-                FillEvent,
-                (now, oid, names[j], buy if s > 0.0 else sell, q, p, r, c, sc, 0.0, 0.0, m, tag),
-            )
-            for oid, j, s, q, p, r, c, sc, m in zip(
-                ids.tolist(),
-                a.tolist(),
-                plan.sign.tolist(),
-                qty.tolist(),
-                plan.price.tolist(),
-                plan.ref.tolist(),
-                plan.comm.tolist(),
-                slip_cost.tolist(),
-                plan.mult.tolist(),
-                strict=True,
-            )
-        ]
         self._updated.update(dict.fromkeys(ids.tolist(), now))
-        self._changes += len(events)
-        fill_price = np.empty(len(events))
+        self._changes += ids.shape[0]
+        fill_price = np.empty(ids.shape[0])
         fill_price[plan.rank] = plan.price
         block.mark_filled(fill_price, now)
         self._block = None
         self._filled_blocks.append(block)
-        return FillBlock(events, now, a, names, signed, plan.price, plan.comm, slip_cost, tag)
+        return FillBlock(
+            now,
+            ids,
+            a,
+            self.assets,
+            plan.sign,
+            qty,
+            plan.price,
+            plan.ref,
+            plan.comm,
+            slip_cost,
+            plan.mult,
+            block.tag,
+        )
 
     def _add_slots(
         self, orders: list[Order], assets: list[int], *, eligible: int, phase: int
@@ -950,7 +943,7 @@ class SimulationBroker:
         # account without that form). The others it would accept unchanged.
         n = idx.shape[0]
         q = np.abs(qty)
-        lots = np.asarray(self._lot, dtype=np.float64)[idx]
+        lots = self._lot_arr[idx]
         rounded = q.copy()
         odd = np.flatnonzero((lots != 1.0) | (q != np.floor(q)))
         lot_list = self._lot
@@ -1430,7 +1423,7 @@ class SimulationBroker:
         ask: FloatArray | None = None,
         fill_price: FloatArray | None = None,
         session_start: bool = True,
-    ) -> list[FillEvent]:
+    ) -> list[FillEvent] | FillBlock:
         """Match working orders against bar `t`; call at the start of the bar.
 
         Args:
@@ -1448,7 +1441,9 @@ class SimulationBroker:
                 auction orders wait for the next session).
 
         Returns:
-            The fills, in execution order.
+            The fills, in execution order: a list, or a `FillBlock` (a sequence of the
+            same fills, with their columns) when an order block of `submit_block` filled
+            as columns.
 
         With no working order and no running algorithm this returns at once: the rows are
         kept (by reference: do not modify them in place afterwards) and folded into the

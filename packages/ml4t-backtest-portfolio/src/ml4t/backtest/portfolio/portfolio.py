@@ -723,7 +723,7 @@ class Portfolio:
             (749.0, 2.0, 1.0)
         """
         if (
-            isinstance(fills, list)
+            isinstance(fills, list | FillBlock)
             and len(fills) >= _BATCH_MIN
             and self._cash.shape[0] == 1
             and not self._has_futures
@@ -757,16 +757,15 @@ class Portfolio:
             on_fill(i, signed, price, ts, commission, fill.slippage + fill.impact, fill.tag)
         self._memo.clear()
 
-    def _apply_fills_batch(self, fills: list[FillEvent]) -> bool:
+    def _apply_fills_batch(self, fills: list[FillEvent] | FillBlock) -> bool:
         # `apply_fills` for fills of distinct assets in one currency without futures or
         # settlement: `_trade` as arrays (the same float operations element by element),
         # cash and the totals as running sums in fill order (`np.add.accumulate` adds left
         # to right, as the loop does). False (nothing booked) when it does not apply.
-        if (
-            type(fills) is FillBlock
-            and len(fills) == fills.rows.shape[0]  # (nothing appended to it since)
-            and (fills.assets is self._assets or fills.assets == self._assets)
-        ):  # a broker's block on these assets: its columns, distinct by construction
+        if isinstance(fills, FillBlock):
+            if not (fills.assets is self._assets or fills.assets == self._assets):
+                return False  # (another asset order: booked fill by fill)
+            # a broker's block on these assets: its columns, distinct by construction
             self._book_arrays(fills.rows, fills.signed, fills.price, fills.commission)
             ts = fills.timestamp
             tag = fills.tag
@@ -776,7 +775,7 @@ class Portfolio:
                 fills.signed.tolist(),
                 fills.price.tolist(),
                 fills.commission.tolist(),
-                fills.cost.tolist(),
+                (fills.slippage + 0.0).tolist(),  # `slippage + impact` (no impact)
                 strict=True,
             ):
                 on_fill(i, q, p, ts, c, sc, tag)

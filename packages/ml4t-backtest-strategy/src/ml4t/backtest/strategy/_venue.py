@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -95,7 +95,7 @@ def broker_idle(broker: Any) -> bool:
     return broker.active_order_count == 0 and not getattr(broker, "_algos", None)
 
 
-def apply_fills(portfolio: Portfolio, fills: list[Any]) -> None:
+def apply_fills(portfolio: Portfolio, fills: Sequence[Any]) -> None:
     """Book `fills` in order (the portfolio's batch entry point when it has one)."""
     batch = getattr(portfolio, "apply_fills", None)
     if batch is not None:

@@ -305,7 +305,8 @@ class _Run:
         self.no_shorts = (
             config.account.policy is AccountPolicy.MARGIN and not config.account.allow_short
         )
-        self.fills: list[FillEvent] = []
+        # fills in execution order: FillEvents, and a broker block's fills as its columns
+        self.fills: list[FillEvent | _venue.FillBlock] = []
         self.events: list[FillEvent | OrderEvent] = []
         self.corporate_actions = list(corporate_actions)
         self.ca_pos = 0
@@ -737,7 +738,7 @@ class _Run:
             if self.keep_events:
                 self.events.extend(self._broker.drain_order_events())
 
-    def _apply_fills(self, fills: list[FillEvent]) -> None:
+    def _apply_fills(self, fills: Sequence[FillEvent]) -> None:
         t = self.t
         index = self.asset_index
         risk = self.risk if self.risk.active else None
@@ -762,15 +763,13 @@ class _Run:
             self.events.extend(fills)
         self.pending_dirty = True
 
-    def _apply_fills_batch(self, fills: list[FillEvent]) -> bool:
+    def _apply_fills_batch(self, fills: Sequence[FillEvent]) -> bool:
         # The engine's side of `_apply_fills` for many fills of distinct assets, as arrays
         # (the same float operations as the loop); False (nothing done) otherwise.
-        if (
-            type(fills) is _venue.FillBlock
-            and len(fills) == fills.rows.shape[0]
-            and (fills.assets is self.assets or fills.assets == self.assets)
-        ):  # a broker block's columns (distinct assets by construction)
-            cols = fills.rows
+        if isinstance(fills, _venue.FillBlock):
+            if not (fills.assets is self.assets or fills.assets == self.assets):
+                return False
+            cols = fills.rows  # (distinct assets by construction)
             signed = fills.signed
         else:
             index = self.asset_index
@@ -782,14 +781,17 @@ class _Run:
         unpriced = np.flatnonzero(np.isnan(last_price[cols]))
         for k in unpriced.tolist():  # as the portfolio does: first price known
             j = int(cols[k])
-            price = fills[k].price
+            price = float(fills.price[k]) if isinstance(fills, _venue.FillBlock) else fills[k].price
             last_price[j] = price
             if self.lazy:
                 self.seeds.append((self.t, j, price))
         q = self.qty[cols] + signed
         q[np.abs(q) < 1e-9 * np.maximum(1.0, np.abs(signed))] = 0.0
         self.qty[cols] = q
-        self.fills.extend(fills)
+        if isinstance(fills, _venue.FillBlock):
+            self.fills.append(fills)  # kept as columns
+        else:
+            self.fills.extend(fills)
         if self.keep_events:
             self.events.extend(fills)
         self.pending_dirty = True
@@ -1346,13 +1348,21 @@ class _Run:
         n_a = self.n_a
         snap_t = np.asarray(self.snap_t, dtype=np.int64)
         keep = int(np.searchsorted(snap_t, n))  # snapshots of recorded bars only
-        qty = np.zeros((n, n_a))
         cash = np.full(n, self.cash0)
         if keep:
             pos = np.searchsorted(snap_t[:keep], np.arange(n), side="right") - 1
             have = pos >= 0
             cash[have] = np.asarray(self.snap_cash[:keep])[pos[have]]
-            qty[have] = np.stack(self.snap_qty[:keep])[pos[have]]
+            stacked = np.stack(self.snap_qty[:keep])
+            if keep == n and (pos == np.arange(n)).all():  # one snapshot per bar: as is
+                qty = stacked
+            elif have.all():
+                qty = stacked[pos]
+            else:
+                qty = np.zeros((n, n_a))
+                qty[have] = stacked[pos[have]]
+        else:
+            qty = np.zeros((n, n_a))
         price = self._ffill(self.config.price_column)[:n]
         seeds = [(t, j, p) for t, j, p in self.seeds if t < n]
         if seeds:  # first prices that came from fills, until the feed has one
@@ -1473,10 +1483,34 @@ def _conform(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFram
     return frame.select(cols) if frame.width else pl.DataFrame(schema=schema)
 
 
-def _fills_frame(fills: list[FillEvent]) -> pl.DataFrame:
+def _fills_frame(fills: list[FillEvent | Any]) -> pl.DataFrame:
+    # FillEvents column by column (one list per field, far cheaper than row parsing); the
+    # fills of a broker block straight from its columns; in execution order.
     if not fills:
         return pl.DataFrame(schema=FILLS_SCHEMA)
-    # column by column (one list per field), far cheaper than row parsing
+    parts: list[pl.DataFrame] = []
+    events: list[FillEvent] = []
+    blocks: list[Any] = []
+    for item in fills:
+        if isinstance(item, _venue.FillBlock):
+            if events:
+                parts.append(_event_fills(events))
+                events = []
+            blocks.append(item)
+        else:
+            if blocks:
+                parts.append(_block_fills(blocks))
+                blocks = []
+            events.append(item)
+    if events:
+        parts.append(_event_fills(events))
+    if blocks:
+        parts.append(_block_fills(blocks))
+    frame = pl.concat(parts, how="vertical") if len(parts) > 1 else parts[0]
+    return _conform(frame, FILLS_SCHEMA)
+
+
+def _event_fills(fills: list[FillEvent]) -> pl.DataFrame:
     data: dict[str, pl.Series] = {}
     for k, name in enumerate(FillEvent._fields):
         values = [f[k] for f in fills]
@@ -1487,6 +1521,46 @@ def _fills_frame(fills: list[FillEvent]) -> pl.DataFrame:
         else:
             data[name] = pl.Series(name, values, dtype=FILLS_SCHEMA[name])
     return _conform(pl.DataFrame(data), FILLS_SCHEMA)
+
+
+def _block_fills(blocks: list[Any]) -> pl.DataFrame:
+    # Consecutive broker blocks' fills (complete fills without impact: remaining and impact 0).
+    sizes = np.array([len(b) for b in blocks], dtype=np.int64)
+    n = int(sizes.sum())
+    owner = np.repeat(np.arange(len(blocks)), sizes)
+
+    def cat(name: str) -> npt.NDArray[Any]:
+        return np.concatenate([getattr(b, name) for b in blocks])
+
+    names = pl.Series(list(blocks[0].assets), dtype=pl.String)
+    same = all(b.assets is blocks[0].assets for b in blocks)
+    asset = (
+        names.gather(cat("rows"))
+        if same
+        else pl.Series([a for b in blocks for a in (b.assets[j] for j in b.rows.tolist())])
+    )
+    return _conform(
+        pl.DataFrame(
+            {
+                "timestamp": pl.Series(
+                    np.repeat(np.array([b.timestamp for b in blocks], dtype=np.int64), sizes)
+                ).cast(_TS_DTYPE),
+                "order_id": cat("order_id"),
+                "asset": asset,
+                "side": cat("side").astype(np.int8),
+                "quantity": cat("quantity"),
+                "price": cat("price"),
+                "reference_price": cat("reference_price"),
+                "commission": cat("commission"),
+                "slippage": cat("slippage"),
+                "impact": np.zeros(n),
+                "remaining": np.zeros(n),
+                "multiplier": cat("multiplier"),
+                "tag": pl.Series([b.tag for b in blocks], dtype=pl.String).gather(owner),
+            }
+        ),
+        FILLS_SCHEMA,
+    )
 
 
 def _enum_names(codes: list[int], enum: Any) -> pl.Series:
