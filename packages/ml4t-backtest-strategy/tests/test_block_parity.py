@@ -18,6 +18,7 @@ from polars.testing import assert_frame_equal
 
 from ml4t.backtest.core.data import DataFeed
 from ml4t.backtest.execution.broker import SimulationBroker
+from ml4t.backtest.strategy import engine as engine_module
 from ml4t.backtest.strategy.config import BacktestConfig
 from ml4t.backtest.strategy.engine import BacktestEngine
 from ml4t.backtest.strategy.strategy import Strategy
@@ -141,6 +142,29 @@ def test_blocks_leave_every_result_unchanged(
         m.setattr(SimulationBroker, "submit_block", lambda self, *a, **k: None)
         objects = _run(feed, config, cls(10, short, poke, seed))
     assert blocks.fills.height > 150
+    for frame in FRAMES:
+        assert_frame_equal(getattr(blocks, frame), getattr(objects, frame), check_exact=True)
+    assert str(blocks.metrics) == str(objects.metrics)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_blocks_in_the_eager_loop(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the per-bar loop (corporate actions, several currencies, futures) takes them too
+    monkeypatch.setattr(engine_module, "LAZY_STATE", False)
+    lane = []
+    real = SimulationBroker._book_block
+
+    def counting(self: SimulationBroker, *args: Any) -> Any:
+        lane.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(SimulationBroker, "_book_block", counting)
+    feed = _feed(seed, gaps=True)
+    blocks = _run(feed, "margin", QuietRotation(10, True, 1, seed))
+    assert lane
+    with monkeypatch.context() as m:
+        m.setattr(SimulationBroker, "submit_block", lambda self, *a, **k: None)
+        objects = _run(feed, "margin", QuietRotation(10, True, 1, seed))
     for frame in FRAMES:
         assert_frame_equal(getattr(blocks, frame), getattr(objects, frame), check_exact=True)
     assert str(blocks.metrics) == str(objects.metrics)
