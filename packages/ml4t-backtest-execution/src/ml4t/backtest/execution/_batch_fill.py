@@ -212,7 +212,7 @@ def plan_fills(  # noqa: PLR0917 - internal, positional arrays
         return None
     comm = np.maximum(comm, 0.0)
     cut = n
-    margin = np.asarray(broker._bp_margin, dtype=np.float64)[a]
+    margin = broker._bp_margin_arr[a]
     unit = np.where(margin != 0.0, margin, price * mult)  # `margin or price * mult`
     if account is not None:
         closing = np.where(held * sign < 0.0, np.minimum(qty, np.abs(held)), 0.0)

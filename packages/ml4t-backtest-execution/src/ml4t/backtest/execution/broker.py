@@ -317,6 +317,7 @@ class SimulationBroker:
             else 0.0
             for d in self._asset_defs
         ]
+        self._bp_margin_arr = np.array(self._bp_margin, dtype=np.float64)
         # the book: one slot per accepted order
         self._cap = 0
         self._slot_order: list[Order | None] = []
