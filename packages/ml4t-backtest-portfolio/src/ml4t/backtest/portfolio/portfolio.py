@@ -291,6 +291,8 @@ class Portfolio:
         return np.where(held, self._qty * self._last * self._mult, 0.0)
 
     def _value_local(self) -> npt.NDArray[np.float64]:
+        if not self._has_futures:  # (the `where` below would pick the notional everywhere)
+            return self._notional_local()
         held = self._qty != 0.0
         unreal = np.where(held, self._qty * (self._last - self._avg) * self._mult, 0.0)
         return np.where(self._is_future, unreal, self._notional_local())
