@@ -1370,7 +1370,8 @@ class _Run:
             for t, j, p in seeds:
                 col = price[t:, j]
                 col[np.isnan(col)] = p
-        values = qty * price * self.mults
+        values = np.multiply(qty, price)  # (qty * price) * mults, without a second temporary
+        values *= self.mults
         held = qty != 0.0
         if n_a == 1:
             v = values[:, 0]
@@ -1381,7 +1382,7 @@ class _Run:
             short = np.where(h & (v < 0.0), v, 0.0)
             values = np.where(held, values, 0.0)
         else:
-            values[~held] = 0.0
+            np.copyto(values, 0.0, where=~held)
             net = values.sum(axis=1)
             any_held = held.any(axis=1)
             equity = np.where(any_held, cash + net, cash)
