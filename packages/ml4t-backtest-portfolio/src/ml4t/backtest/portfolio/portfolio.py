@@ -825,18 +825,23 @@ class Portfolio:
         old = self._qty[idx]
         avg_old = self._avg[idx]
         new = old + signed
-        same = (old == 0.0) | ((old > 0.0) == (signed > 0.0))
+        abs_old = np.abs(old)
+        abs_signed = np.abs(signed)
+        abs_new = np.abs(new)
+        long_old = old > 0.0
+        same = (old == 0.0) | (long_old == (signed > 0.0))
+        other = ~same
         with np.errstate(divide="ignore", invalid="ignore"):
-            avg_add = (avg_old * np.abs(old) + price * np.abs(signed)) / np.abs(new)
-        real = np.minimum(np.abs(signed), np.abs(old)) * (price - avg_old) * mult
+            avg_add = (avg_old * abs_old + price * abs_signed) / abs_new
+        real = np.minimum(abs_signed, abs_old) * (price - avg_old) * mult
         real = np.where(old < 0.0, -real, real)
-        flat = ~same & (np.abs(new) <= _ZERO * np.maximum(np.abs(old), np.abs(signed)))
-        flip = ~same & ~flat & ((new > 0.0) != (old > 0.0))
+        flat = other & (abs_new <= _ZERO * np.maximum(abs_old, abs_signed))
+        flip = other & ~flat & ((new > 0.0) != long_old)
         self._avg[idx] = np.where(
             same, avg_add, np.where(flat, 0.0, np.where(flip, price, avg_old))
         )
         self._qty[idx] = np.where(flat, 0.0, new)
-        reduce = np.flatnonzero(~same)
+        reduce = other.nonzero()[0]
         if reduce.size:
             at = idx[reduce]
             self._realized[at] = self._realized[at] + real[reduce]
