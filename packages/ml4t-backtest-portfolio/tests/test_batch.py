@@ -315,3 +315,23 @@ def test_buying_power_changes_rejects_a_row_out_of_range() -> None:
         pf.buying_power_changes(np.array([2]), one, one, one, one)
     with pytest.raises(UnknownAssetError, match="'Z'"):
         pf.buying_power_changes(["Z"], one, one, one, one)
+
+
+class _OddShorts(RegTMargin):
+    """A policy of its own (not one of the frozen built-ins): shorts of odd assets blocked."""
+
+    def short_block(self, asset: object) -> str | None:
+        return "odd" if str(getattr(asset, "asset_id", "")).endswith(("1", "3")) else None
+
+
+@pytest.mark.parametrize("account", [RegTMargin(), CashAccount(), _OddShorts()])
+def test_can_short_many_agrees_with_can_short(account: object) -> None:
+    names = [f"A{j}" for j in range(5)]
+    registry = AssetRegistry([Equity(asset_id=n, shortable=n != "A2") for n in names])
+    pf = Portfolio(names, registry, initial_cash=1e5, account=account)  # type: ignore[arg-type]
+    want = [pf.can_short(n) for n in names]
+    assert pf.can_short_many(names).tolist() == want
+    assert pf.can_short_many(np.arange(5)).tolist() == want
+    assert pf.can_short_many([*names, "nope"]).tolist() == [*want, False]
+    assert not all(want)  # (A2 is not shortable; a cash account shorts nothing)
+    assert any(want) != isinstance(account, CashAccount)

@@ -240,15 +240,10 @@ def plan_fills(  # noqa: PLR0917 - internal, positional arrays
                 have = np.maximum(account.raw_buying_power() + pend[:-1], 0.0)  # type: ignore[attr-defined]
             else:
                 have = account.buying_power() + pend[:-1]
-            short_fail = np.zeros(n, dtype=np.bool_)
-            defs = broker._asset_defs
-            names = broker.assets
-            for k in np.flatnonzero(opens & (sign < 0.0)).tolist():
-                j = a.item(k)
-                if not (defs[j].shortable and account.can_short(names[j])):
-                    short_fail[k] = True
-                    break
-            fail = short_fail | (opens & (opening * unit + comm > have * (1.0 + 1e-12)))
+            fail = opens & (opening * unit + comm > have * (1.0 + 1e-12))
+            shorts = (opens & (sign < 0.0)).nonzero()[0]
+            if shorts.size:  # (the first refusal is all that matters: it ends the batch)
+                fail[shorts[~broker._short_allowed(a[shorts])]] = True
             bad = np.flatnonzero(fail)
             if bad.size:
                 cut = int(bad[0])

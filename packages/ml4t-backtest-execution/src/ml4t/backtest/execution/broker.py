@@ -304,6 +304,7 @@ class SimulationBroker:
         self._activated_t = -1  # last bar an OTO child was activated to work at once
         self._lot = [d.lot_size for d in self._asset_defs]
         self._lot_arr = np.array(self._lot, dtype=np.float64)
+        self._shortable = np.array([d.shortable for d in self._asset_defs], dtype=np.bool_)
         self._tick = [d.tick_size for d in self._asset_defs]
         self._mult_list: list[float] = self._multiplier.tolist()
         # Buying power one unit ties up, for futures with an exchange margin when the account
@@ -965,11 +966,9 @@ class SimulationBroker:
         closing = np.where(held * side < 0.0, np.minimum(rounded, np.abs(held)), 0.0)
         opening = rounded - closing
         opens = ~slow & (opening > 0.0)
-        defs = self._asset_defs
-        for k in np.flatnonzero(opens & (side < 0.0)).tolist():  # short sales
-            a = int(idx[k])
-            if not (defs[a].shortable and account.can_short(names[a])):
-                slow[k] = True  # validate_order words the refusal
+        shorts = (opens & (side < 0.0)).nonzero()[0]  # short sales
+        if shorts.size:  # validate_order words any refusal
+            slow[shorts[~self._short_allowed(idx[shorts])]] = True
         price = self._last_close[idx]
         check = np.flatnonzero(opens & ~slow & ~np.isnan(price))
         if check.size:
@@ -981,6 +980,25 @@ class SimulationBroker:
             )
             slow[check[~ok]] = True
         return rounded, slow
+
+    def _short_allowed(self, idx: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        # Per asset position: shortable by its definition and permitted by the account
+        # (`can_short`, for all at once when the account takes asset rows).
+        account = self.account
+        assert account is not None
+        allowed = self._shortable[idx]
+        many = getattr(account, "can_short_many", None) if self._account_rows else None
+        if many is not None:
+            out: npt.NDArray[np.bool_] = allowed & many(idx)
+            return out
+        names = self.assets
+        return np.array(
+            [
+                ok and account.can_short(names[a])
+                for ok, a in zip(allowed.tolist(), idx.tolist(), strict=True)
+            ],
+            dtype=np.bool_,
+        )
 
     def _submit(self, order: Order, *, eligible: int, pending_position: float) -> None:
         if order.status is not _CREATED:

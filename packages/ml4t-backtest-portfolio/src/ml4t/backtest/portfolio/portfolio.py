@@ -129,6 +129,7 @@ class Portfolio:
         "_realized",
         "_receivables",
         "_settlement_days",
+        "_short_blocked",
         "_short_ok",
         "_shortable",
         "_static",
@@ -226,8 +227,10 @@ class Portfolio:
         self._memo: dict[str, float] = {}
         # Short permission per asset, when it cannot change (the built-in frozen policies).
         self._short_ok: list[str | None] | None = None
+        self._short_blocked: npt.NDArray[np.bool_] | None = None  # the same, as an array
         if type(self._account) in _STATIC_POLICIES:
             self._short_ok = [self._short_block(i) for i in range(n)]
+            self._short_blocked = np.array([r is not None for r in self._short_ok], dtype=np.bool_)
         mults = self._mult.tolist()
         self.tracker = TradeTracker(self._assets, matching=matching, multipliers=mults)
         self.totals: dict[str, float] = {
@@ -450,6 +453,31 @@ class Portfolio:
         if self._short_ok is not None:
             return self._short_ok[i] is None
         return self._short_block(i) is None
+
+    def can_short_many(
+        self, assets: Sequence[AssetId] | npt.NDArray[np.integer[Any]]
+    ) -> npt.NDArray[np.bool_]:
+        """Return `can_short` for each asset (False for an unknown one).
+
+        Args:
+            assets: Asset ids, or their positions in `assets` as an integer array.
+
+        Example:
+            >>> pf = Portfolio(["A", "B"], initial_cash=1_000.0, account=RegTMargin())
+            >>> pf.can_short_many(["A", "nope"]).tolist()
+            [True, False]
+        """
+        idx, known, _ = self._rows_of(assets)
+        blocked = self._short_blocked
+        if blocked is not None:
+            return known & ~blocked[idx]
+        return np.array(
+            [
+                bool(k) and self._short_block(i) is None
+                for k, i in zip(known, idx.tolist(), strict=True)
+            ],
+            dtype=np.bool_,
+        )
 
     def _short_block(self, i: int) -> str | None:
         asset = self._assets[i]
@@ -675,11 +703,14 @@ class Portfolio:
         same = (old == 0.0) | ((old > 0.0) == (signed > 0.0))
         opening = np.where(same, q, np.maximum(q - np.abs(old), 0.0))
         opens = ok & (opening > 0.0)
-        for k in np.flatnonzero(opens & (new < 0.0)).tolist():  # new or larger shorts
-            i = int(idx[k])
-            short_ok = self._short_ok
-            if (short_ok[i] if short_ok is not None else self._short_block(i)) is not None:
-                ok[k] = False
+        shorts = opens & (new < 0.0)  # new or larger shorts
+        blocked = self._short_blocked
+        if blocked is not None:
+            ok &= ~(shorts & blocked[idx])
+        else:
+            for k in shorts.nonzero()[0].tolist():
+                if self._short_block(int(idx[k])) is not None:
+                    ok[k] = False
         if not opens.any():
             return ok
         need = opening * (
