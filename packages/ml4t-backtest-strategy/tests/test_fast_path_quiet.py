@@ -94,3 +94,36 @@ def test_repeated_runs_reuse_nothing_a_live_result_holds() -> None:
     for (name, col), values in copies.items():
         now = getattr(first, name)[col].to_physical().to_numpy()
         np.testing.assert_array_equal(now, values, err_msg=f"{name}.{col}")
+
+
+@pytest.mark.parametrize("n_a", [1, 2])
+def test_negative_prices_end_the_simple_curve_and_match_engine(n_a: int) -> None:
+    # a held position marked at a negative price has short exposure: the kernel stops
+    # leaving the market value, gross, net and short rows to the long exposure and fills
+    # them in for the bars before
+    n_t = 12
+    path = np.array([10.0, 10, 11, 12, 5, -2, -3, 4, 6, 7, 8, 9])
+    close = np.tile(path[:, None], (1, n_a))
+    entry = np.zeros((n_t, n_a))
+    entry[0] = 1.0
+    exit_ = np.zeros((n_t, n_a))
+    exit_[9] = 1.0
+    feed = DataFeed(
+        np.arange(n_t, dtype=np.int64) * DAY + 19_000 * DAY,
+        [f"S{j}" for j in range(n_a)],
+        {"open": close, "high": close, "low": close, "close": close,
+         "volume": np.full(close.shape, 1e6), "entry": entry, "exit": exit_},
+        signal_names=["entry", "exit"],
+    )  # fmt: skip
+    config = BacktestConfig(
+        commission={"kind": "none"},
+        slippage={"kind": "none"},
+        sizing={"method": "fixed_quantity", "quantity": 10},
+    )
+    strategy = SignalStrategy("entry", "exit")
+    slow = BacktestEngine(data_feed=feed, strategy=strategy, config=config).run()
+    fast = run_signals(feed, strategy, config)
+    assert fast.equity_curve["short_exposure"].min() < 0.0  # the case is not trivial
+    assert_frame_equal(slow.equity_curve, fast.equity_curve)
+    assert_frame_equal(slow.positions, fast.positions)
+    assert_frame_equal(slow.trades, fast.trades)

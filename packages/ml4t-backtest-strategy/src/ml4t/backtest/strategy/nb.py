@@ -182,6 +182,20 @@ def _is_signal(x: float) -> bool:
     return x != 0.0 and math.isfinite(x)
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _fill_simple_rows_nb(curve: npt.NDArray[np.float64], t: int) -> None:
+    # The rows `record_bar_nb` leaves unwritten while every bar is simple, for bars 0 to
+    # t - 1: market value, gross and net exposure equal the long exposure, short is 0.
+    # (Shared by record_bar_nb and the record step written out in simulate_signals_nb;
+    # called at most once a run.)
+    for u in range(t):
+        x = curve[2, u]
+        curve[6, u] = x
+        curve[7, u] = x
+        curve[8, u] = x
+        curve[9, u] = 0.0
+
+
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def record_bar_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
     t: int,
@@ -245,12 +259,7 @@ def record_bar_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
             pos_value[n_pos] = v
             n_pos += 1
     if simple and not (sh == 0.0 and mv == lg):
-        for u in range(t):
-            x = curve[2, u]
-            curve[6, u] = x
-            curve[7, u] = x
-            curve[8, u] = x
-            curve[9, u] = 0.0
+        _fill_simple_rows_nb(curve, t)
         simple = False
     gross = lg - sh
     curve[0, t] = eq
@@ -267,93 +276,6 @@ def record_bar_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
         curve[8, t] = lg + sh
         curve[9, t] = sh
     return n_pos, eq, peak, simple
-
-
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _quiet_run_1_nb(  # noqa: PLR0917 (a kernel: arrays in, arrays out)
-    t: int,
-    t_end: int,
-    cash: float,
-    q: float,
-    k_q: float,
-    m: float,
-    price: npt.NDArray[np.float64],
-    close: npt.NDArray[np.float64],
-    high: npt.NDArray[np.float64],
-    low: npt.NDArray[np.float64],
-    entries: npt.NDArray[np.float64],
-    exits: npt.NDArray[np.float64],
-    use_exits: bool,
-    risk_on: bool,
-    ts: npt.NDArray[np.int64],
-    curve: npt.NDArray[np.float64],
-    pos_ts: npt.NDArray[np.int64],
-    pos_qty: npt.NDArray[np.float64],
-    pos_value: npt.NDArray[np.float64],
-    n_pos: int,
-    prev: float,
-    peak: float,
-    last: npt.NDArray[np.float64],
-    ref_close: npt.NDArray[np.float64],
-    k_best: npt.NDArray[np.float64],
-    k_worst: npt.NDArray[np.float64],
-) -> tuple[int, int, float, float]:
-    # The quiet bars of a one-asset run from `t` (known quiet) on, with the state in
-    # locals: per bar the steps of the quiet branch of `simulate_signals_nb` (mark, lot
-    # excursions, record_bar_nb for a simple bar, the same arithmetic). Stops before the
-    # first bar that is not quiet, that is `t_end`, or whose value would not be positive
-    # (not a simple bar); returns (that bar, n_pos, prev, peak).
-    last0 = last[0]
-    ref0 = ref_close[0]
-    best = k_best[0]
-    worst = k_worst[0]
-    s = t
-    while s < t_end:
-        p = price[s, 0]
-        mark = p if not math.isnan(p) else last0
-        v = q * mark * m
-        if q != 0.0 and not v > 0.0:
-            break
-        if s > t:  # is bar s quiet? (bar t is)
-            if q > 0.0:
-                if risk_on or (use_exits and _is_signal(exits[s, 0])):
-                    break
-            elif q == 0.0 and _is_signal(entries[s, 0]):
-                break
-        last0 = mark
-        c = close[s, 0]
-        if not math.isnan(c):
-            ref0 = c
-        if k_q > 0.0:
-            best = np.fmax(best, high[s, 0])
-            worst = np.fmin(worst, low[s, 0])
-        elif k_q < 0.0:
-            best = np.fmin(best, low[s, 0])
-            worst = np.fmax(worst, high[s, 0])
-        eq = cash
-        lg = 0.0
-        if q != 0.0:
-            eq += v
-            lg += v
-            pos_ts[n_pos] = ts[s]
-            pos_qty[n_pos] = q
-            pos_value[n_pos] = v
-            n_pos += 1
-        curve[0, s] = eq
-        curve[1, s] = cash
-        curve[2, s] = lg
-        curve[3, s] = (lg - 0.0) / eq if eq != 0.0 else np.nan
-        curve[4, s] = eq / prev - 1.0
-        if s == 0 or not (peak >= eq or math.isnan(peak)):
-            peak = eq
-        curve[5, s] = eq / peak - 1.0
-        prev = eq
-        s += 1
-    last[0] = last0
-    ref_close[0] = ref0
-    k_best[0] = best
-    k_worst[0] = worst
-    return s, n_pos, prev, peak
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -401,9 +323,10 @@ def simulate_signals_nb(  # noqa: PLR0917
     """Run a long-only entry/exit signal strategy; twin of `SignalStrategy` in the engine.
 
     `entries` and `exits` are the feed's signal columns as they are (a finite non-zero
-    value is a signal; `exits` is read only when `use_exits`). Each bar is recorded by
-    `record_bar_nb` into `curve` (the equity curve's columns, `CURVE_FIELDS`) and the
-    position rows ``pos_*``; `ts` gives the positions' timestamps.
+    value is a signal; `exits` is read only when `use_exits`). Each bar is recorded as
+    `record_bar_nb` records it (its steps are written out in the loop) into `curve` (the
+    equity curve's columns, `CURVE_FIELDS`) and the position rows ``pos_*``; `ts` gives
+    the positions' timestamps.
 
     Returns ``(fills, orders, trades, n_positions, simple)``: the used leading rows of the
     record arrays (columns `FILL_FIELDS`, `ORDER_FIELDS`, `TRADE_FIELDS`), the number of
@@ -456,7 +379,7 @@ def simulate_signals_nb(  # noqa: PLR0917
     t_quiet_end = n_t - 1 if close_at_end else n_t  # the last bar may have to flatten
     skip_to = 0
     for t in range(n_t):
-        if t < skip_to:  # done by _quiet_run_1_nb
+        if t < skip_to:  # done by the one-asset run of quiet bars below
             continue
         # ---- a quiet bar (no working order, no risk rule armed, no signal the strategy
         # acts on, not the last bar) only marks and records: the same steps as below,
@@ -472,12 +395,67 @@ def simulate_signals_nb(  # noqa: PLR0917
             elif qty[j] == 0.0:
                 quiet = not _is_signal(entries[t, j])
         if quiet and n_a == 1 and simple:
-            # one asset: the whole run of quiet bars from t on, its state in registers
-            skip_to, n_pos, prev_eq, peak_eq = _quiet_run_1_nb(
-                t, t_quiet_end, cash, qty[0], k_qty[0], mult[0], price, close, high, low,
-                entries, exits, use_exits, risk_on, ts, curve, pos_ts, pos_qty, pos_value,
-                n_pos, prev_eq, peak_eq, last, ref_close, k_best, k_worst,
-            )  # fmt: skip
+            # One asset: the whole run of quiet bars from t on, the state in locals: per
+            # bar the steps of the quiet branch below (mark, lot excursions, record_bar_nb
+            # for a simple bar, the same arithmetic). Stops before the first bar that is
+            # not quiet, that is `t_quiet_end`, or whose value would not be positive (not
+            # a simple bar). Written out here rather than called: a call takes a reference
+            # to each array it is given (atomic operations, each a memory barrier), which
+            # costs more than the bars of a short run.
+            q1 = qty[0]
+            kq1 = k_qty[0]
+            m1 = mult[0]
+            last1 = last[0]
+            ref1 = ref_close[0]
+            best1 = k_best[0]
+            worst1 = k_worst[0]
+            s1 = t
+            while s1 < t_quiet_end:
+                p1 = price[s1, 0]
+                mark1 = p1 if not math.isnan(p1) else last1
+                v1 = q1 * mark1 * m1
+                if q1 != 0.0 and not v1 > 0.0:
+                    break
+                if s1 > t:  # is bar s1 quiet? (bar t is)
+                    if q1 > 0.0:
+                        if risk_on or (use_exits and _is_signal(exits[s1, 0])):
+                            break
+                    elif q1 == 0.0 and _is_signal(entries[s1, 0]):
+                        break
+                last1 = mark1
+                cl1 = close[s1, 0]
+                if not math.isnan(cl1):
+                    ref1 = cl1
+                if kq1 > 0.0:
+                    best1 = np.fmax(best1, high[s1, 0])
+                    worst1 = np.fmin(worst1, low[s1, 0])
+                elif kq1 < 0.0:
+                    best1 = np.fmin(best1, low[s1, 0])
+                    worst1 = np.fmax(worst1, high[s1, 0])
+                eq1 = cash
+                lg1 = 0.0
+                if q1 != 0.0:
+                    eq1 += v1
+                    lg1 += v1
+                    pos_ts[n_pos] = ts[s1]
+                    pos_qty[n_pos] = q1
+                    pos_value[n_pos] = v1
+                    n_pos += 1
+                curve[0, s1] = eq1
+                curve[1, s1] = cash
+                curve[2, s1] = lg1
+                curve[3, s1] = (lg1 - 0.0) / eq1 if eq1 != 0.0 else np.nan
+                curve[4, s1] = eq1 / prev_eq - 1.0
+                if s1 == 0 or not (peak_eq >= eq1 or math.isnan(peak_eq)):
+                    peak_eq = eq1
+                curve[5, s1] = eq1 / peak_eq - 1.0
+                prev_eq = eq1
+                s1 += 1
+            last[0] = last1
+            ref_close[0] = ref1
+            k_best[0] = best1
+            k_worst[0] = worst1
+            skip_to = s1
             bar_count += skip_to - t
             if skip_to > t:
                 continue
@@ -496,13 +474,9 @@ def simulate_signals_nb(  # noqa: PLR0917
                     k_best[j] = np.fmin(k_best[j], low[t, j])
                     k_worst[j] = np.fmax(k_worst[j], high[t, j])
             bar_count += 1
-            n_pos, prev_eq, peak_eq, simple = record_bar_nb(
-                t, ts[t], cash, qty, last, mult, curve, pos_ts, pos_col, pos_qty, pos_value,
-                n_pos, prev_eq, peak_eq, simple,
-            )  # fmt: skip
-            continue
         # ---------------------------------------------------------- 2/6. broker passes
-        for phase in range(2):
+        # (none on a quiet bar: it goes straight to the record)
+        for phase in range(0 if quiet else 2):
             if phase == 1:
                 # 5. strategy (and 4. risk) run between the two passes: see below
                 # ---- 3. mark; the broker's last close is this bar's from the first pass on
@@ -901,10 +875,48 @@ def simulate_signals_nb(  # noqa: PLR0917
                     k_best[j] = px
                     k_worst[j] = px
         # ---------------------------------------------------------------- 7. record
-        n_pos, prev_eq, peak_eq, simple = record_bar_nb(
-            t, ts[t], cash, qty, last, mult, curve, pos_ts, pos_col, pos_qty, pos_value,
-            n_pos, prev_eq, peak_eq, simple,
-        )  # fmt: skip
+        # the steps of record_bar_nb, written out here rather than called: an inlined call
+        # keeps a reference count on `curve` around every bar (atomic operations, each a
+        # memory barrier behind the bar's record writes)
+        b_eq = cash
+        b_mv = 0.0
+        b_lg = 0.0
+        b_sh = 0.0
+        ts_t = ts[t]
+        for j in range(n_a):
+            b_q = qty[j]
+            if b_q != 0.0:
+                b_v = b_q * last[j] * mult[j]
+                b_eq += b_v
+                b_mv += b_v
+                if b_v > 0.0:
+                    b_lg += b_v
+                elif b_v < 0.0:
+                    b_sh += b_v
+                pos_ts[n_pos] = ts_t
+                if n_a > 1:
+                    pos_col[n_pos] = j
+                pos_qty[n_pos] = b_q
+                pos_value[n_pos] = b_v
+                n_pos += 1
+        if simple and not (b_sh == 0.0 and b_mv == b_lg):
+            _fill_simple_rows_nb(curve, t)
+            simple = False
+        b_gross = b_lg - b_sh
+        curve[0, t] = b_eq
+        curve[1, t] = cash
+        curve[2, t] = b_lg
+        curve[3, t] = b_gross / b_eq if b_eq != 0.0 else np.nan
+        curve[4, t] = b_eq / prev_eq - 1.0
+        if t == 0 or not (peak_eq >= b_eq or math.isnan(peak_eq)):
+            peak_eq = b_eq
+        curve[5, t] = b_eq / peak_eq - 1.0
+        if not simple:
+            curve[6, t] = b_mv
+            curve[7, t] = b_gross
+            curve[8, t] = b_lg + b_sh
+            curve[9, t] = b_sh
+        prev_eq = b_eq
     return fills[:n_fill], orders[:n_order], trades[:n_trade], n_pos, simple
 
 
