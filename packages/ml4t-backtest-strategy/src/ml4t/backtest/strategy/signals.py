@@ -679,7 +679,7 @@ class _Frames:
     # from small lookup Series, integer columns (ids, asset and label codes, bars ->
     # timestamps) from one compiled pass per record array.
     __slots__ = (
-        "config", "fills", "mult", "n_pos", "names", "orders", "out", "simple", "trades",
+        "assets", "config", "fills", "mult", "n_pos", "orders", "out", "simple", "trades",
         "ts",
     )  # fmt: skip
 
@@ -697,11 +697,11 @@ class _Frames:
         config: BacktestConfig,
     ) -> None:
         self.ts, self.mult, self.out, self.n_pos, self.simple = ts, mult, out, n_pos, simple
-        self.names = assets  # (a Series is made when a frame needs one)
+        self.assets = assets  # (a Series is made when a frame needs one)
         self.fills, self.orders, self.trades, self.config = fills, orders, trades, config
 
     def _names(self) -> pl.Series:
-        return pl.Series(self.names, dtype=pl.String)
+        return pl.Series(self.assets, dtype=pl.String)
 
     def equity_curve(self) -> pl.DataFrame:
         out = self.out
@@ -805,8 +805,8 @@ class _Frames:
         # the kernel wrote the non-zero positions in row-major order (as np.nonzero gives
         # them)
         out, n_pos = self.out, self.n_pos
-        if len(self.names) == 1:
-            held = pl.repeat(self.names[0], n_pos, dtype=pl.String, eager=True)
+        if len(self.assets) == 1:
+            held = pl.repeat(self.assets[0], n_pos, dtype=pl.String, eager=True)
         else:
             held = self._names().gather(out.pos_col[:n_pos])
         return pl.DataFrame(
