@@ -504,7 +504,7 @@ class Portfolio:
 
     def _rows_of(
         self, assets: Sequence[AssetId] | npt.NDArray[np.integer[Any]]
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], npt.NDArray[np.float64]]:
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], npt.NDArray[np.float64] | float]:
         # Row of each asset (0 where unknown), which are known, and each one's FX rate.
         # `assets` may already be rows (an integer array: positions in `assets`).
         if isinstance(assets, np.ndarray) and assets.dtype.kind in "iu":
@@ -516,7 +516,7 @@ class Portfolio:
             known = idx >= 0
         idx = np.where(known, idx, 0)
         if self._cash.shape[0] == 1:  # one currency: the base, whose rate is always 1
-            return idx, known, np.ones(idx.shape[0])
+            return idx, known, 1.0  # (x * 1.0 is x: the same numbers as an array of ones)
         c = self._ccy[idx]
         fx = np.where(c == 0, 1.0, self._fx[c])  # the base currency's rate is always 1
         return idx, known, fx
