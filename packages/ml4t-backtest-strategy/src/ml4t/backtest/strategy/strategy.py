@@ -458,21 +458,21 @@ class Strategy:
         current = api.quantities() + api.pending_quantities()
         valid = ~np.isnan(target_w)
         priced = np.isfinite(prices) & (prices > 0.0)
+        stepped = steps > 0
         with np.errstate(divide="ignore", invalid="ignore"):
             raw = np.where(valid & priced, target_w * equity / (prices * mult), 0.0)
-            units = np.floor(np.abs(raw) / np.where(steps > 0, steps, 1.0) + _EPS)
-        target = np.where(steps > 0, np.copysign(units * steps, raw), raw)
-        target = np.where(raw == 0.0, 0.0, target)
-        delta = target - current
-        full_exit = valid & (target == 0.0) & (current != 0.0)  # always allowed
-        with np.errstate(invalid="ignore"):
+            units = np.floor(np.abs(raw) / np.where(stepped, steps, 1.0) + _EPS)
+            target = np.where(stepped, np.copysign(units * steps, raw), raw)
+            target = np.where(raw == 0.0, 0.0, target)
+            delta = target - current
+            full_exit = valid & (target == 0.0) & (current != 0.0)  # always allowed
             big = np.abs(delta) * prices * mult >= min_trade_value
         trade = valid & priced & (delta != 0.0) & big
         # no price: a zero weight can still flatten (at whatever price the fill finds)
         trade |= full_exit & (priced | (target_w == 0.0))
         delta = np.where(priced, delta, -current)
-        sells = np.flatnonzero(trade & (delta < 0))
-        buys = np.flatnonzero(trade & (delta > 0))
+        sells = (trade & (delta < 0)).nonzero()[0]
+        buys = (trade & (delta > 0)).nonzero()[0]
         cfg = self._config
         if cfg is not None and cfg.rebalance_order == "value":
             value = np.where(priced, delta * prices * mult, -np.inf)  # unpriced exits first
