@@ -377,10 +377,8 @@ def simulate_signals_nb(  # noqa: PLR0917
     n_pos = 0
     prev_eq, peak_eq, simple = init_cash, init_cash, True  # record_bar_nb's state
     t_quiet_end = n_t - 1 if close_at_end else n_t  # the last bar may have to flatten
-    skip_to = 0
-    for t in range(n_t):
-        if t < skip_to:  # done by the one-asset run of quiet bars below
-            continue
+    t = 0
+    while t < n_t:  # (a while loop: a run of quiet bars moves t past itself)
         # ---- a quiet bar (no working order, no risk rule armed, no signal the strategy
         # acts on, not the last bar) only marks and records: the same steps as below,
         # without the passes that would find nothing to do
@@ -455,9 +453,9 @@ def simulate_signals_nb(  # noqa: PLR0917
             ref_close[0] = ref1
             k_best[0] = best1
             k_worst[0] = worst1
-            skip_to = s1
-            bar_count += skip_to - t
-            if skip_to > t:
+            bar_count += s1 - t
+            if s1 > t:
+                t = s1
                 continue
         if quiet:
             for j in range(n_a):
@@ -917,6 +915,7 @@ def simulate_signals_nb(  # noqa: PLR0917
             curve[8, t] = b_lg + b_sh
             curve[9, t] = b_sh
         prev_eq = b_eq
+        t += 1
     return fills[:n_fill], orders[:n_order], trades[:n_trade], n_pos, simple
 
 
