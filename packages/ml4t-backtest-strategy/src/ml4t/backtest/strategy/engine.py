@@ -1466,6 +1466,8 @@ _TERMINAL = frozenset(status for status in OrderStatus if status.is_terminal)
 
 def _ffill(array: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     # Per column, the last non-NaN value at or before each row (NaN before the first one).
+    if not np.isnan(array).any():  # nothing to fill: the array itself (callers only read)
+        return array
     n_t, n_a = array.shape
     idx = np.where(np.isnan(array), 0, np.arange(n_t)[:, None])
     np.maximum.accumulate(idx, axis=0, out=idx)
