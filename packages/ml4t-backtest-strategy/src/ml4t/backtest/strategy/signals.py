@@ -866,7 +866,7 @@ class _DeferredResult(BacktestResult):
         # called only when normal lookup fails: for a field, when it is not built yet
         builder = _BUILDERS.get(name)
         if builder is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            raise AttributeError(f"'BacktestResult' object has no attribute {name!r}")
         slot = _FIELDS[name]
         with self._lock:
             try:
