@@ -411,6 +411,10 @@ class Portfolio:
     def _requirement(
         self, rate: npt.NDArray[np.float64], per_contract: npt.NDArray[np.float64]
     ) -> float:
+        if self._fx.shape[0] == 1 and not per_contract.any():
+            # one currency (rate 1) and no per-contract margin: the terms that add nothing
+            # (x * 1.0 and + 0.0) left out, the same number
+            return float(np.abs(self._notional_local()) @ rate)
         fx = self._fx_asset()
         notional = np.abs(self._notional_local()) * fx
         return float(notional @ rate + (np.abs(self._qty) * fx) @ per_contract)
