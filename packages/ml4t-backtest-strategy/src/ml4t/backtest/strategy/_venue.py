@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
-from typing import Any
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -43,6 +44,7 @@ __all__ = [
     "build_order",
     "compute_metrics",
     "fingerprint",
+    "in_thread",
     "make_broker",
     "make_portfolio",
     "reject_local",
@@ -52,6 +54,7 @@ __all__ = [
 ]
 
 _NAN = math.nan
+_T = TypeVar("_T")
 
 
 def make_portfolio(config: BacktestConfig, feed: Any) -> Portfolio:
@@ -322,6 +325,37 @@ def compute_metrics(
     with np.errstate(all="ignore"):  # degenerate series (flat equity) give NaN, not noise
         out = pf_metrics.compute_metrics(equity_curve, trades=trades)
     return {str(k): float(v) for k, v in out.items()}
+
+
+def in_thread(fn: Callable[..., _T], *args: Any, threaded: bool) -> Callable[[], _T]:
+    """Start ``fn(*args)`` in a thread (or run it now) and return a getter of its result.
+
+    Used to hash a feed (`fingerprint`) while a run computes: the hash releases the GIL
+    on large buffers, so on a second core it costs the run nothing. The getter joins the
+    thread and re-raises what `fn` raised.
+    """
+    if not threaded:
+        value = fn(*args)
+        return lambda: value
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="ml4t-fingerprint", daemon=True)
+    thread.start()
+
+    def result() -> _T:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+        value: _T = box["value"]
+        return value
+
+    return result
 
 
 def fingerprint(feed: Any) -> dict[str, Any]:

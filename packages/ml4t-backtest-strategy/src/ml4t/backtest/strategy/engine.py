@@ -35,6 +35,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -80,6 +81,7 @@ PHASES = (
 """The engine's phases at each timestamp, in order."""
 
 LAZY_STATE = True
+_THREAD_MIN = 100_000  # asset-bars from which the feed is fingerprinted beside the loop
 """Let plain runs skip idle bars and rebuild per-bar records at the end (same results).
 
 Tests set it to False to compare the two loops; users have no reason to touch it."""
@@ -360,6 +362,7 @@ class _Run:
         self.buf_long = self.buf_short = np.zeros(0)
         self.buf_qty = self.buf_value = np.zeros((0, n_a))
         self.recorded = 0
+        self.fingerprint_of: Callable[[], dict[str, Any]] = partial(_venue.fingerprint, feed)
 
     def release(self) -> None:
         # Drop the run's state once its result is built (the result holds copies): the run
@@ -918,6 +921,11 @@ class _Run:
 
     def execute(self) -> BacktestResult:
         started = time.perf_counter()
+        # the data's fingerprint (sha256 of every array) is hashed in a second thread while
+        # the loop runs (hashing releases the GIL), for feeds big enough to matter
+        self.fingerprint_of = _venue.in_thread(
+            _venue.fingerprint, self.feed, threaded=self.n_t * self.n_a >= _THREAD_MIN
+        )
         strategy = self.strategy
         config = self.config
         window = DataWindow(self.fields, self.context, self.assets)
@@ -1446,7 +1454,7 @@ class _Run:
             "n_bars": int(self.n_t),
             "n_assets": int(self.n_a),
             "wall_seconds": time.perf_counter() - started,
-            "data": _venue.fingerprint(self.feed),
+            "data": self.fingerprint_of(),
         }
         return BacktestResult(
             equity_curve=equity_curve,

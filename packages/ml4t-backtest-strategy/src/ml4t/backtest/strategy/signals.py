@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -103,7 +103,6 @@ _REASONS = {
 }
 _STATUS = {2: "ACCEPTED", 3: "PARTIALLY_FILLED", 4: "FILLED", 5: "CANCELED", 6: "REJECTED"}
 _TS = pl.Datetime("ns", "UTC")
-_T = TypeVar("_T")
 
 
 def entry_quantity(
@@ -304,7 +303,7 @@ def run_signals(
     ts = _timestamps(data_feed)
     # the data's fingerprint is hashed in a second thread while the kernel runs (both
     # release the GIL); a feed computes its digest once and keeps it
-    fingerprint_of = _in_thread(_venue.fingerprint, data_feed, threaded=n_t >= _THREAD_MIN)
+    fingerprint_of = _venue.in_thread(_venue.fingerprint, data_feed, threaded=n_t >= _THREAD_MIN)
     kernel_started = time.perf_counter()
     out = _Outputs(n_t, n_a, fill_cap, order_cap)
     fills, orders, trades, n_pos, simple = _kernels().simulate_signals_nb(
@@ -374,7 +373,7 @@ def _run_weights(
     comm_kind, c1, c2, c3, c4 = _commission_params(config)
     slip_kind, slip_value = _slippage_params(config)
     ts = _timestamps(data_feed)
-    fingerprint_of = _in_thread(_venue.fingerprint, data_feed, threaded=n_t >= _THREAD_MIN)
+    fingerprint_of = _venue.in_thread(_venue.fingerprint, data_feed, threaded=n_t >= _THREAD_MIN)
     kernel_started = time.perf_counter()
     out = _Outputs(n_t, n_a)
     fills, orders, trades, n_pos, simple = _kernels().simulate_weights_nb(
@@ -611,32 +610,6 @@ def _slippage_params(config: BacktestConfig) -> tuple[int, float]:
 
 
 _THREAD_MIN = 100_000  # bars from which the feed is fingerprinted beside the kernel
-
-
-def _in_thread(fn: Callable[..., _T], *args: Any, threaded: bool) -> Callable[[], _T]:
-    # start fn(*args) in a thread (or run it now) and return a function giving its result
-    if not threaded:
-        value = fn(*args)
-        return lambda: value
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, name="ml4t-fast-path-fingerprint", daemon=True)
-    thread.start()
-
-    def result() -> _T:
-        thread.join()
-        if "error" in box:
-            raise box["error"]
-        value: _T = box["value"]
-        return value
-
-    return result
 
 
 def _lookup(mapping: dict[int, str], size: int, default: str = "") -> pl.Series:
