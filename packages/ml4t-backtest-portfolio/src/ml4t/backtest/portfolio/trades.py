@@ -87,6 +87,7 @@ _TRADE_SCHEMA: Final = dict(
     )
 )
 _EPS = 1e-12  # relative quantity tolerance below which a lot counts as closed
+_ONE_MINUS_EPS: Final = 1.0 - _EPS  # `take >= lot_size * (1 - eps)`: the lot closes in full
 _FEW_LOTS = 4  # `update_excursions` loops in Python up to this many open lots
 # Compiled twin of `update_excursions`, used only once something else has imported it (so
 # importing the portfolio alone does not pull in numba).
@@ -267,6 +268,240 @@ class TradeTracker:
         lot = [asset_index, sign * remaining, price, timestamp, self._bar, cpu, spu, k]
         self._slot_lot.append(lot)
         lots.append(lot)
+
+    def on_fills(  # noqa: PLR0917 - hot path, positional
+        self,
+        rows: npt.NDArray[np.int64],
+        signed: npt.NDArray[np.float64],
+        price: npt.NDArray[np.float64],
+        timestamp: Timestamp,
+        commission: npt.NDArray[np.float64],
+        slippage: npt.NDArray[np.float64],
+        tag: str,
+    ) -> None:
+        """Match a batch of fills, as `on_fill` for each one in order, faster.
+
+        The tracker ends in exactly the state that calling ``on_fill(int(rows[k]),
+        float(signed[k]), float(price[k]), timestamp, float(commission[k]),
+        float(slippage[k]), tag)`` for ``k = 0, 1, ...`` leaves (the same floats bit for bit,
+        the same slots, the same closed trades in the same order), for every matching rule;
+        rows need not be distinct.
+
+        Args:
+            rows: Position of each fill's asset in `assets`, shape ``(F,)``.
+            signed: Signed quantity per fill (+ bought, - sold), shape ``(F,)``.
+            price: Fill price per unit, shape ``(F,)``.
+            timestamp: Time of every fill, int ns UTC.
+            commission: Commission of each whole fill, spread per unit, shape ``(F,)``.
+            slippage: Slippage cost of each whole fill, spread per unit, shape ``(F,)``.
+            tag: Exit reason stored on the trades these fills close.
+        """
+        # `on_fill`, `_close` and `_release` inlined, attributes held in locals, max/min as
+        # the comparisons they make (`max(x, p)` is `p if p > x else x`), `side * x` as x for
+        # a long (x is the result of an operation: times 1 it is itself, NaN included) and
+        # `-1.0 * x` for a short (what int * float computes): every float comes from the same
+        # operations in the same order. Writes to the slot arrays (a new lot, a released slot
+        # taking the last lot, an average-cost add) are held in `pending` (slot -> (asset,
+        # is long, best, worst)) and stored with one fancy assignment per array at the end;
+        # reads look there first. The arrays themselves stay as they were until then, so a
+        # slot without an entry still holds its values in them.
+        lots_all = self._lots
+        slot_lot = self._slot_lot
+        closed_append = self._closed.append
+        assets = self._assets
+        mult_l = self._mult
+        bar = self._bar
+        asset_of_item = self._asset_of.item
+        is_long_item = self._is_long.item
+        best_item = self._best.item
+        worst_item = self._worst.item
+        cap = self._best.shape[0]
+        matching = self.matching
+        head = -1 if matching == _LotMatching_LIFO else 0
+        average = matching == _LotMatching_AVERAGE
+        pending: dict[int, tuple[int, bool, float, float]] = {}
+        pending_get = pending.get
+        nan = math.nan
+        eps = _EPS
+        one_minus_eps = _ONE_MINUS_EPS
+        n = self._n
+        try:
+            for a, q, p, c, s in zip(
+                rows.tolist(),
+                signed.tolist(),
+                price.tolist(),
+                commission.tolist(),
+                slippage.tolist(),
+                strict=True,
+            ):
+                if q > 0.0:
+                    size = q
+                    sign = 1.0
+                    buy = True
+                elif q < 0.0:
+                    size = -q
+                    sign = -1.0
+                    buy = False
+                elif q == 0.0:
+                    continue
+                else:  # NaN
+                    size = abs(q)
+                    sign = -1.0
+                    buy = False
+                cpu = c / size
+                spu = s / size
+                lots = lots_all[a]
+                remaining = size
+                tol = eps * size
+                if lots:
+                    # `while remaining > tol and lots`, tested at the end of each round
+                    while remaining > tol:
+                        lot = lots[head]
+                        asset, lot_qty, entry, entry_time, entry_bar, lot_cpu, lot_spu, k = lot
+                        if lot_qty * sign > 0.0:
+                            break  # same direction: nothing to close
+                        lot_size = abs(lot_qty)
+                        take = remaining if remaining < lot_size else lot_size
+                        slot = pending_get(k)
+                        if slot is None:
+                            best = best_item(k)
+                            worst = worst_item(k)
+                        else:
+                            best = slot[2]
+                            worst = slot[3]
+                        mult = mult_l[asset]
+                        fee = take * (lot_cpu + cpu)
+                        basis = entry * take * mult
+                        if lot_qty > 0.0:  # side 1: `1 * x` is x
+                            if p > best:  # noqa: PLR1730 - max() is a call
+                                best = p
+                            if p < worst:  # noqa: PLR1730 - max() is a call
+                                worst = p
+                            gross = (p - entry) * take * mult
+                            net = gross - fee
+                            closed_append(
+                                (
+                                    assets[asset],
+                                    1,
+                                    take,
+                                    entry_time,
+                                    timestamp,
+                                    entry,
+                                    p,
+                                    gross,
+                                    net,
+                                    fee,
+                                    take * (lot_spu + spu),
+                                    net / basis if basis != 0.0 else nan,
+                                    (worst - entry) / entry if entry != 0.0 else nan,
+                                    (best - entry) / entry if entry != 0.0 else nan,
+                                    bar - entry_bar,
+                                    tag,
+                                )
+                            )
+                        else:
+                            if p < best:  # noqa: PLR1730 - max() is a call
+                                best = p
+                            if p > worst:  # noqa: PLR1730 - max() is a call
+                                worst = p
+                            gross = -1.0 * (p - entry) * take * mult
+                            net = gross - fee
+                            closed_append(
+                                (
+                                    assets[asset],
+                                    -1,
+                                    take,
+                                    entry_time,
+                                    timestamp,
+                                    entry,
+                                    p,
+                                    gross,
+                                    net,
+                                    fee,
+                                    take * (lot_spu + spu),
+                                    net / basis if basis != 0.0 else nan,
+                                    -1.0 * (worst - entry) / entry if entry != 0.0 else nan,
+                                    -1.0 * (best - entry) / entry if entry != 0.0 else nan,
+                                    bar - entry_bar,
+                                    tag,
+                                )
+                            )
+                        if take >= lot_size * one_minus_eps:
+                            del lots[head]
+                            n -= 1  # release slot k: the last open lot moves into it
+                            moved = slot_lot.pop()
+                            if k != n:
+                                slot = pending_get(n)
+                                pending[k] = (
+                                    (
+                                        asset_of_item(n),
+                                        is_long_item(n),
+                                        best_item(n),
+                                        worst_item(n),
+                                    )
+                                    if slot is None
+                                    else slot
+                                )
+                                moved[7] = k
+                                slot_lot[k] = moved
+                            remaining -= take
+                            if not lots:
+                                break
+                        else:  # a part: `take` is all that remained (or NaN)
+                            lot[1] = lot_qty + sign * take
+                            remaining -= take
+                            break
+                    if remaining <= tol:
+                        continue
+                    if average and lots:
+                        lot = lots[0]
+                        old = abs(lot[1])
+                        total = old + remaining
+                        lot[2] = (lot[2] * old + p * remaining) / total
+                        lot[5] = (lot[5] * old + cpu * remaining) / total
+                        lot[6] = (lot[6] * old + spu * remaining) / total
+                        lot[1] = sign * total
+                        k = lot[7]
+                        slot = pending_get(k)
+                        if slot is None:
+                            slot = (asset_of_item(k), is_long_item(k), best_item(k), worst_item(k))
+                        asset, long, best, worst = slot
+                        if sign > 0.0:
+                            pending[k] = (
+                                asset,
+                                long,
+                                p if p > best else best,
+                                p if p < worst else worst,
+                            )
+                        else:
+                            pending[k] = (
+                                asset,
+                                long,
+                                p if p < best else best,
+                                p if p > worst else worst,
+                            )
+                        continue
+                elif remaining <= tol:  # an infinite quantity (as `on_fill`: nothing)
+                    continue
+                if n == cap:
+                    cap *= 2  # `_grow` at the end
+                pending[n] = (a, buy, p, p)
+                lot = [a, sign * remaining, p, timestamp, bar, cpu, spu, n]
+                n += 1
+                slot_lot.append(lot)
+                lots.append(lot)
+        finally:
+            self._n = n
+            if pending:
+                while self._best.shape[0] < cap:
+                    self._grow()
+                m = len(pending)
+                idx = np.fromiter(pending, dtype=np.intp, count=m)
+                asset_col, long_col, best_col, worst_col = zip(*pending.values(), strict=True)
+                self._asset_of[idx] = np.fromiter(asset_col, dtype=np.int64, count=m)
+                self._is_long[idx] = np.fromiter(long_col, dtype=np.bool_, count=m)
+                self._best[idx] = np.fromiter(best_col, dtype=np.float64, count=m)
+                self._worst[idx] = np.fromiter(worst_col, dtype=np.float64, count=m)
 
     # Free slot k by moving the last open lot into it.
     def _release(self, k: int) -> None:
