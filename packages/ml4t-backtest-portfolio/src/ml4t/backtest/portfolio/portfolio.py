@@ -804,18 +804,15 @@ class Portfolio:
                 return False  # (another asset order: booked fill by fill)
             # a broker's block on these assets: its columns, distinct by construction
             self._book_arrays(fills.rows, fills.signed, fills.price, fills.commission)
-            ts = fills.timestamp
-            tag = fills.tag
-            on_fill = self.tracker.on_fill
-            for i, q, p, c, sc in zip(
-                fills.rows.tolist(),
-                fills.signed.tolist(),
-                fills.price.tolist(),
-                fills.commission.tolist(),
-                (fills.slippage + 0.0).tolist(),  # `slippage + impact` (no impact)
-                strict=True,
-            ):
-                on_fill(i, q, p, ts, c, sc, tag)
+            self.tracker.on_fills(
+                fills.rows,
+                fills.signed,
+                fills.price,
+                fills.timestamp,
+                fills.commission,
+                fills.slippage + 0.0,  # `slippage + impact` (no impact)
+                fills.tag,
+            )
             self._memo.clear()
             return True
         n = len(fills)
