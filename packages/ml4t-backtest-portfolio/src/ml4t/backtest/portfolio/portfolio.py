@@ -822,24 +822,28 @@ class Portfolio:
         if idx.min() < 0 or not all_distinct(idx, self._qty.shape[0]):
             return False
         signed_l = [f.quantity * int(f.side) for f in fills]
-        self._book_arrays(
-            idx,
-            np.array(signed_l, dtype=np.float64),
-            np.array([f.price for f in fills], dtype=np.float64),
-            np.array([f.commission for f in fills], dtype=np.float64),
-        )
-        on_fill = self.tracker.on_fill
-        for k in range(n):
-            fill = fills[k]
-            on_fill(
-                idx_l[k],
-                signed_l[k],
-                fill.price,
-                fill.timestamp,
-                fill.commission,
-                fill.slippage + fill.impact,
-                fill.tag,
-            )
+        signed = np.array(signed_l, dtype=np.float64)
+        price = np.array([f.price for f in fills], dtype=np.float64)
+        commission = np.array([f.commission for f in fills], dtype=np.float64)
+        self._book_arrays(idx, signed, price, commission)
+        first = fills[0]
+        if all(f.timestamp == first.timestamp and f.tag == first.tag for f in fills):
+            # one call's fills (one time, one tag): the tracker's batch form
+            cost = np.array([f.slippage + f.impact for f in fills], dtype=np.float64)
+            self.tracker.on_fills(idx, signed, price, first.timestamp, commission, cost, first.tag)
+        else:
+            on_fill = self.tracker.on_fill
+            for k in range(n):
+                fill = fills[k]
+                on_fill(
+                    idx_l[k],
+                    signed_l[k],
+                    fill.price,
+                    fill.timestamp,
+                    fill.commission,
+                    fill.slippage + fill.impact,
+                    fill.tag,
+                )
         self._memo.clear()
         return True
 
