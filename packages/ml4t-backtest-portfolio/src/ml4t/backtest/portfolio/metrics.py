@@ -48,8 +48,9 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from types import ModuleType
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -184,11 +185,21 @@ def infer_periods_per_year(timestamps: ArrayLike) -> float:
         raise ConfigError(
             f"cannot infer bars per year from {t.size} timestamp(s); pass periods_per_year"
         )
-    step = np.diff(t)
-    low_step, high_step = int(step.min()), int(step.max())
+    nb = _compiled()
+    if nb is not None:  # the steps' and the timestamps' extremes in one compiled pass
+        steps = nb.time_steps_nb(np.ascontiguousarray(t))
+        low_step, high_step, t_min, t_max = (int(v) for v in steps)
+    else:
+        step = np.diff(t)
+        low_step, high_step = int(step.min()), int(step.max())
+        # steps >= 0 without a wrapped int64 difference (their sum, t[-1] - t[0] + k * 2**64
+        # after k wraps, is at most (n - 1) * high_step): sorted, the ends are the extremes
+        t_min, t_max = int(t[0]), int(t[-1])
+        if low_step < 0 or (t.size - 1) * high_step >= 2**64 + t_max - t_min:
+            t_min, t_max = int(t.min()), int(t.max())
     # the median of equal spacings is that spacing: skip the selection for regular bars
-    spacing = float(low_step) if low_step == high_step else float(np.median(step))
-    first, last = int(t.min()) // NS_PER_DAY, int(t.max()) // NS_PER_DAY
+    spacing = float(low_step) if low_step == high_step else float(np.median(np.diff(t)))
+    first, last = t_min // NS_PER_DAY, t_max // NS_PER_DAY
     if low_step >= 0 and last - first < t.size:
         # sorted: the bars of each calendar day are one run; find the runs' edges by
         # binary search over the days spanned instead of dividing every timestamp
@@ -340,13 +351,15 @@ def sortino_ratio(
 
 
 def _growth(r: npt.NDArray[np.float64]) -> tuple[float, npt.NDArray[np.float64]]:
-    # (prod(1 + r), drawdown series) with two (N + 1)-sized buffers, no other temporaries
+    # (prod(1 + r), drawdown series) with two (N + 1)-sized buffers, no other temporaries;
+    # np.prod and np.cumprod multiply in the same sequential order: the product is the
+    # cumulative product's last value (tests/test_metrics_speed.py checks it)
     value = np.empty(r.size + 1)
     value[0] = 1.0
     growth = value[1:]
     np.add(r, 1.0, out=growth)
-    total = float(np.prod(growth))
     np.multiply.accumulate(growth, out=growth)  # np.cumprod(1 + r), in place
+    total = float(value[-1])
     dd = np.maximum.accumulate(value)
     np.divide(value, dd, out=dd)
     np.subtract(dd, 1.0, out=dd)
@@ -434,8 +447,8 @@ def _omega(x: npt.NDArray[np.float64]) -> float:
         buffer = np.empty((2, x.shape[0]))
         neg, pos = nb.split_signs_nb(np.ascontiguousarray(x), buffer[0], buffer[1])
     else:
-        neg = x[x < 0.0]
-        pos = x[x > 0.0]
+        neg = np.compress(x < 0.0, x)  # x[x < 0.0], without fancy indexing's overhead
+        pos = np.compress(x > 0.0, x)
     losses = -float(neg.sum())
     return float(pos.sum()) / losses if losses > 0.0 else math.nan
 
@@ -484,20 +497,21 @@ def _tail(
     n = r.size
     if n < _SELECT_MIN:
         return None
-    sample = np.sort(r[:: max(n // _SAMPLE, 1)])
-    m = sample.size
-    p = (rank + 1) / n if not upper else (n - rank) / n
-    margin = 4.0 * math.sqrt(m * p * (1.0 - p)) + 8.0
-    j = math.ceil(p * m + margin)
-    if j >= m // 2:
+    cut = _cut(_sample(r), n, rank, upper=upper)
+    if cut is None:
         return None
-    # (numpy's boolean filter: no compiled kernel to load on a process's first long series)
+    # (numpy's filter: no compiled kernel to load on a process's first long series)
     if upper:
-        cand = r[r >= sample[m - 1 - j]]
+        cand = np.compress(r >= cut, r)  # r[r >= cut], without fancy indexing's overhead
         offset = n - cand.size
         return (cand, offset) if rank >= offset else None
-    cand = r[r <= sample[j]]
+    cand = np.compress(r <= cut, r)
     return (cand, 0) if cand.size > rank else None
+
+
+def _sample(r: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    # the sorted strided sample `_tail` takes its thresholds from
+    return np.sort(r[:: max(r.size // _SAMPLE, 1)])
 
 
 def _order_stats(r: npt.NDArray[np.float64], ranks: list[int]) -> dict[int, float]:
@@ -537,13 +551,25 @@ def _percentiles(r: npt.NDArray[np.float64], qs: list[float]) -> list[float]:
             lo, hi = prev, prev + 1
         spots.append((v, prev, lo, hi))
     stats = _order_stats(r, sorted({s for _, _, lo, hi in spots for s in (lo, hi)}))
-    out = []
-    for v, prev, lo, hi in spots:
-        a, b = stats[lo], stats[hi]
-        gamma = v - prev
-        diff = b - a
-        out.append(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
-    return out
+    return [_lerp(v, prev, stats[lo], stats[hi]) for v, prev, lo, hi in spots]
+
+
+def _lerp(v: float, prev: int, a: float, b: float) -> float:
+    # numpy's _lerp between the order statistics a <= b at virtual index v (floor prev)
+    gamma = v - prev
+    diff = b - a
+    return b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
+
+
+def _cut(sample: npt.NDArray[np.float64], n: int, rank: int, *, upper: bool) -> float | None:
+    # `_tail`'s threshold for `rank` from its sorted strided sample (None: no cheap cut)
+    m = sample.size
+    p = (rank + 1) / n if not upper else (n - rank) / n
+    margin = 4.0 * math.sqrt(m * p * (1.0 - p)) + 8.0
+    j = math.ceil(p * m + margin)
+    if j >= m // 2:
+        return None
+    return float(sample[m - 1 - j] if upper else sample[j])
 
 
 def _cvar(r: npt.NDArray[np.float64], cutoff: float) -> float:
@@ -717,6 +743,260 @@ def payoff_ratio(net_pnl: ArrayLike) -> float:
     return float(np.mean(wins) / abs(np.mean(losses)))
 
 
+class _Pieces(NamedTuple):
+    # the elementwise work shared by the return metrics (NaN-free returns, n >= 1)
+    total: float  # prod(1 + r) - 1
+    mdd: float
+    duration: int
+    dev2_sum: float  # sum((r - mean(r)) ** 2), np.std's sum of squared deviations
+    down2_mean: float  # mean(min(r, 0) ** 2), downside_deviation's
+    neg_sum: float  # sum(r[r < 0])
+    pos_sum: float  # sum(r[r > 0])
+    low: npt.NDArray[np.float64] | None  # r[r <= low cut], None without a cut
+    high: npt.NDArray[np.float64] | None  # r[r >= high cut]
+
+
+def _pieces(
+    r: npt.NDArray[np.float64], mean: float, low_cut: float, high_cut: float, caps: tuple[int, int]
+) -> _Pieces:
+    # Compiled passes when numba is loaded, else numpy: the same numbers (numpy's elementwise
+    # operations and its summation order; see `_metrics_nb`). A NaN cut: no filter. The
+    # compiled sums need no dense temporaries: fresh memory costs more than the arithmetic,
+    # and the candidate buffers have the sizes `caps` the sample predicts (a larger count:
+    # numpy filters instead).
+    n = r.size
+    nb = _compiled()
+    cut_low, cut_high = not math.isnan(low_cut), not math.isnan(high_cut)
+    if nb is not None:
+        r = np.ascontiguousarray(r)
+        low = np.empty(caps[0] + 1 if cut_low else 1)
+        high = np.empty(caps[1] + 1 if cut_high else 1)
+        value, mdd, duration, n_low, n_high = nb.returns_pass_nb(r, low_cut, high_cut, low, high)
+        low_cand = low[:n_low] if n_low < low.size else np.compress(r <= low_cut, r)
+        high_cand = high[:n_high] if n_high < high.size else np.compress(r >= high_cut, r)
+        dev2_sum, down2_sum = nb.squares_sums_nb(r, mean)
+        n_neg, n_pos = np.count_nonzero(r < 0.0), np.count_nonzero(r > 0.0)
+        neg_sum, pos_sum = nb.signed_sums_nb(r, n_neg, n_pos)
+        return _Pieces(
+            float(value) - 1.0,
+            float(mdd),
+            int(duration),
+            float(dev2_sum),
+            float(np.float64(down2_sum) / n),  # np.mean: the sum over the count
+            float(neg_sum),
+            float(pos_sum),
+            low_cand if cut_low else None,
+            high_cand if cut_high else None,
+        )
+    value, dd = _growth(r)
+    work = np.subtract(r, mean)  # np.var: subtract the mean, square in place, sum
+    np.square(work, out=work)
+    dev2_sum = float(np.add.reduce(work))
+    np.minimum(r, 0.0, out=work)  # downside_deviation: min(r - 0, 0) ** 2, mean
+    np.square(work, out=work)
+    return _Pieces(
+        value - 1.0,
+        float(dd.min()),
+        _longest_run(dd < 0.0),
+        dev2_sum,
+        float(np.mean(work)),
+        float(np.compress(r < 0.0, r).sum()),
+        float(np.compress(r > 0.0, r).sum()),
+        np.compress(r <= low_cut, r) if cut_low else None,
+        np.compress(r >= high_cut, r) if cut_high else None,
+    )
+
+
+def _tails(
+    r: npt.NDArray[np.float64], cutoff: float
+) -> tuple[float, float, tuple[int, int], Callable[[_Pieces], tuple[float, float, float, float]]]:
+    # (low cut, high cut, caps, finish): caps are generous sizes of the candidate sets the
+    # sample predicts; finish(pieces) -> (VaR, q95, q5, CVaR), the numbers of
+    # _percentiles(r, [100 * cutoff, 95, 5]) and _cvar(r, cutoff). On a long series with the
+    # default cutoff (VaR = q5, CVaR over the same lowest values) one filter per tail serves
+    # both: CVaR's candidates (the same as `_tail` picks, in order, so its mean is the same)
+    # also hold q5's two order statistics, and a value's rank does not depend on how it was
+    # selected. Otherwise the cuts are NaN and finish() is the separate computation.
+    n = r.size
+    nan = math.nan
+    k = int((n - 1) * cutoff)
+    v5, v95 = (n - 1) * (5.0 / 100), (n - 1) * (95.0 / 100)
+    lo5, lo95 = math.floor(v5), math.floor(v95)
+
+    def separate(_: _Pieces) -> tuple[float, float, float, float]:
+        q_var, q95, q5 = _percentiles(r, [100.0 * cutoff, 95.0, 5.0])
+        return q_var, q95, q5, _cvar(r, cutoff)
+
+    simple = 100.0 * cutoff == 5.0 and k == lo5 and v5 >= 0 and v95 < n - 1
+    if n < _SELECT_MIN or not simple or not (lo5 + 1 < n // 2 <= lo95):
+        return nan, nan, (0, 0), separate
+    sample = _sample(r)
+    low_cut = _cut(sample, n, k, upper=False)
+    high_cut = _cut(sample, n, lo95, upper=True)
+    m = sample.size
+    in_sample = (
+        int(np.searchsorted(sample, low_cut, side="right")) if low_cut is not None else m,
+        m - int(np.searchsorted(sample, high_cut, side="left")) if high_cut is not None else m,
+    )
+    caps = (min(n, 2 * (n * in_sample[0] // m) + 4096), min(n, 2 * (n * in_sample[1] // m) + 4096))
+
+    def finish(pieces: _Pieces) -> tuple[float, float, float, float]:
+        low = pieces.low if pieces.low is not None and pieces.low.size > k + 1 else None
+        if low is None and pieces.low is not None and pieces.low.size > k:
+            return separate(pieces)  # (CVaR's candidates lack q5's upper neighbour)
+        # (the candidates are this call's own arrays: partitioned in place, no copy;
+        # np.partition(a, k) is a.copy().partition(k))
+        if low is not None:
+            low.partition(k)
+        part = low if low is not None else np.partition(r, k)
+        cvar = float(np.mean(part[: k + 1]))
+        q5 = _lerp(v5, lo5, float(part[k]), float(part[k + 1 :].min()))
+        high, offset = (r, 0) if pieces.high is None else (pieces.high, n - pieces.high.size)
+        if lo95 < offset:
+            high, offset = r, 0
+        kth = [lo95 - offset, lo95 + 1 - offset]
+        if high is r:
+            high = np.partition(r, kth)
+        else:
+            high.partition(kth)
+        top = high
+        q95 = _lerp(v95, lo95, float(top[lo95 - offset]), float(top[lo95 + 1 - offset]))
+        return q5, q95, q5, cvar
+
+    return (
+        nan if low_cut is None else low_cut,
+        nan if high_cut is None else high_cut,
+        caps,
+        finish,
+    )
+
+
+def _return_metrics(
+    r: npt.NDArray[np.float64],
+    ppy: float,
+    risk_free: float,
+    cutoff: float,
+    r_sum: np.float64 | None = None,
+) -> dict[str, float]:
+    # compute_metrics' return metrics of NaN-free returns r, each the public function's value
+    # (r_sum: np.add.reduce(r) when known)
+    n = r.size
+    nan = math.nan
+    if n == 0:
+        return {
+            "total_return": nan,
+            "cagr": nan,
+            "volatility": nan,
+            "sharpe_ratio": nan,
+            "sortino_ratio": nan,
+            "max_drawdown": nan,
+            "max_drawdown_duration": 0.0,
+            "calmar_ratio": nan,
+            "omega_ratio": nan,
+            "tail_ratio": nan,
+            "value_at_risk": nan,
+            "conditional_value_at_risk": nan,
+        }
+    # np.float64: np.std's mean, and sharpe's and sortino's (np.mean is the sum over n)
+    mean = np.mean(r) if r_sum is None else r_sum / n
+    low_cut, high_cut, caps, finish = _tails(r, cutoff)
+    pieces = _pieces(r, float(mean), low_cut, high_cut, caps)
+    total, mdd = pieces.total, pieces.mdd
+    growth_rate = _cagr(total, n, ppy)
+    q_var, q95, q5, cvar = finish(pieces)
+    out = {"total_return": total, "cagr": growth_rate}
+    if n >= 2:
+        # np.std(r, ddof=1): sqrt(sum((r - mean) ** 2) / (n - 1)), numpy's operations
+        sd = float(np.sqrt(np.float64(pieces.dev2_sum) / (n - 1)))
+        excess = _minus(r, risk_free)
+        sd_excess = sd if excess is r else float(np.std(excess, ddof=1))
+        # downside_deviation(r, P): sqrt(mean(min(r, 0) ** 2)) * sqrt(P)
+        down = float(np.sqrt(np.float64(pieces.down2_mean)) * math.sqrt(ppy))
+        # (_sortino's rule: inf for a positive mean without a downside, else NaN)
+        sortino = float(mean * ppy / down) if down != 0.0 else (math.inf if mean > 0 else nan)
+        if excess is r:
+            losses = -pieces.neg_sum
+            omega = pieces.pos_sum / losses if losses > 0.0 else nan
+        else:
+            omega = _omega(excess)
+        out |= {
+            "volatility": float(sd * math.sqrt(ppy)),
+            "sharpe_ratio": _sharpe(excess, sd_excess, ppy)
+            if excess is not r
+            else (nan if sd == 0.0 else float(mean / sd * math.sqrt(ppy))),
+            "sortino_ratio": sortino,
+        }
+    else:
+        omega = nan
+        out |= {"volatility": nan, "sharpe_ratio": nan, "sortino_ratio": nan}
+    return out | {
+        "max_drawdown": mdd,
+        "max_drawdown_duration": float(pieces.duration),
+        "calmar_ratio": growth_rate / abs(mdd) if mdd < 0.0 else nan,
+        # the threshold of required_return 0 is 1.0 ** (1 / P) - 1 = 0.0: x = r - rf
+        "omega_ratio": omega,
+        "tail_ratio": _divide(abs(q95), abs(q5)),
+        "value_at_risk": q_var,
+        "conditional_value_at_risk": cvar,
+    }
+
+
+def _exposure_stats(gross: pl.Series, equity: pl.Series) -> tuple[float, float]:
+    # (exposure(gross, equity), time_in_market(gross)) sharing the checks of both columns
+    g, e = _floats(gross, equity)
+    nb = _compiled()
+    if nb is not None:
+        k, valid, nonzero = (int(v) for v in nb.exposure_counts_nb(g, e))
+    else:
+        nan_g = np.isnan(g)
+        n_nan = int(np.count_nonzero(nan_g)) if nan_g.any() else 0
+        ok = e > 0.0  # (False where equity is NaN)
+        if n_nan:
+            ok &= ~nan_g
+        k = int(np.count_nonzero(ok))
+        valid = g.size - n_nan
+        nonzero = int(np.count_nonzero(g != 0.0)) - n_nan  # (NaN != 0)
+    # mean(bools) sums ones exactly: the count over the size, correctly rounded either way
+    in_market = nonzero / valid if valid else math.nan
+    if k == 0:
+        return math.nan, in_market
+    if k == g.size:  # every bar counts (the usual case): mean(g / e)
+        if nb is not None:  # numpy's sum of the quotients, without the quotient array
+            return float(np.float64(nb.ratio_sum_nb(g, e)) / k), in_market
+        return float(np.mean(g / e)), in_market
+    ok = (e > 0.0) & ~np.isnan(g)  # exposure(): drop NaN pairs and bars without equity
+    return float(np.mean(np.compress(ok, g) / np.compress(ok, e))), in_market
+
+
+def _floats(a: pl.Series, b: pl.Series) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    # two equally long columns as contiguous float64 arrays (`_pair`'s length check)
+    x = np.ascontiguousarray(a.to_numpy(), dtype=np.float64)
+    y = np.ascontiguousarray(b.to_numpy(), dtype=np.float64)
+    if x.shape != y.shape:
+        raise ConfigError(
+            f"returns ({x.shape}) and benchmark ({y.shape}) must be aligned and of equal length"
+        )
+    return x, y
+
+
+def _trade_stats(p: npt.NDArray[np.float64]) -> dict[str, float]:
+    # win_rate, profit_factor, expectancy and payoff_ratio of NaN-free net P&L, sharing the
+    # masks and the filtered arrays
+    nan = math.nan
+    wins = np.compress(p > 0.0, p)
+    losses = np.compress(p < 0.0, p)
+    if p.size:
+        loss = -float(losses.sum())
+        gain = float(wins.sum())
+        factor = gain / loss if loss > 0.0 else (math.inf if gain > 0.0 else nan)
+        rate = wins.size / p.size  # mean(p > 0): the count over the size
+        mean = float(np.mean(p))
+    else:
+        rate = factor = mean = nan
+    payoff = float(np.mean(wins) / abs(np.mean(losses))) if wins.size and losses.size else nan
+    return {"win_rate": rate, "profit_factor": factor, "expectancy": mean, "payoff_ratio": payoff}
+
+
 def compute_metrics(
     equity_curve: pl.DataFrame,
     *,
@@ -748,45 +1028,14 @@ def compute_metrics(
     else:
         eq = np.asarray(equity_curve.get_column("equity").to_numpy(), dtype=np.float64)
         r_all = eq[1:] / eq[:-1] - 1.0
-    # Every value below is the public function's, computed once from shared pieces: one
-    # NaN filter, one drawdown series (depth and duration), one std, one selection for the
-    # percentiles. (No compiled code here: the metrics do not load numba.)
-    r = _clean(r_all)
-    n = r.size
-    nan = math.nan
+    # Every value below is the public function's, computed once from shared pieces (see
+    # `_pieces`): the same numbers, bit for bit (tests/test_metrics_speed.py).
     out: dict[str, float] = {"periods_per_year": ppy}
-    if n:
-        total = float(np.prod(1.0 + r) - 1.0)
-        mdd, duration = _drawdown_stats(r)
-        growth_rate = _cagr(total, n, ppy)
-        q_var, q95, q5 = _percentiles(r, [100.0 * cutoff, 95.0, 5.0])
-        out |= {"total_return": total, "cagr": growth_rate}
-    else:
-        total = growth_rate = mdd = q_var = q95 = q5 = nan
-        duration = 0
-        out |= {"total_return": nan, "cagr": nan}
-    if n >= 2:
-        sd = float(np.std(r, ddof=1))
-        excess = _minus(r, risk_free)
-        sd_excess = sd if excess is r else float(np.std(excess, ddof=1))
-        out |= {
-            "volatility": float(sd * math.sqrt(ppy)),
-            "sharpe_ratio": _sharpe(excess, sd_excess, ppy),
-            "sortino_ratio": _sortino(r, float(np.mean(r)), ppy, 0.0, False),
-        }
-    else:
-        excess = r
-        out |= {"volatility": nan, "sharpe_ratio": nan, "sortino_ratio": nan}
-    out |= {
-        "max_drawdown": mdd,
-        "max_drawdown_duration": float(duration),
-        "calmar_ratio": growth_rate / abs(mdd) if mdd < 0.0 else nan,
-        # the threshold of required_return 0 is 1.0 ** (1 / P) - 1 = 0.0: x = r - rf
-        "omega_ratio": _omega(excess) if n >= 2 else nan,
-        "tail_ratio": _divide(abs(q95), abs(q5)) if n else nan,
-        "value_at_risk": q_var,
-        "conditional_value_at_risk": _cvar(r, cutoff) if n else nan,
-    }
+    # a sum that is not NaN proves the returns NaN-free (NaN propagates), without a mask;
+    # it is also np.mean's sum
+    total = np.add.reduce(r_all)
+    r = _clean(r_all) if math.isnan(total) else r_all
+    out |= _return_metrics(r, ppy, risk_free, cutoff, None if r is not r_all else total)
     if benchmark_returns is not None:
         out["beta"] = beta(r, benchmark_returns, risk_free)
         out["alpha"] = alpha(r, benchmark_returns, ppy, risk_free)
@@ -795,16 +1044,11 @@ def compute_metrics(
     if "equity" in cols and "gross_exposure" in cols:
         equity = equity_curve.get_column("equity")
         gross = equity_curve.get_column("gross_exposure")
-        out["exposure"] = exposure(gross, equity)
-        out["time_in_market"] = time_in_market(gross)
+        out["exposure"], out["time_in_market"] = _exposure_stats(gross, equity)
         if "traded_notional" in cols:
             traded = equity_curve.get_column("traded_notional")
             out["turnover"] = turnover(traded, equity, ppy)
     if trades is not None:
-        pnl = trades.get_column("net_pnl")
         out["trade_count"] = float(trades.height)
-        out["win_rate"] = win_rate(pnl)
-        out["profit_factor"] = profit_factor(pnl)
-        out["expectancy"] = expectancy(pnl)
-        out["payoff_ratio"] = payoff_ratio(pnl)
+        out |= _trade_stats(_clean(trades.get_column("net_pnl")))
     return out
