@@ -27,7 +27,6 @@ over every open lot.
 
 from __future__ import annotations
 
-import math
 import sys
 from collections import deque
 from collections.abc import Sequence
@@ -86,6 +85,27 @@ _TRADE_SCHEMA: Final = dict(
         strict=True,
     )
 )
+# The fields of a raw closed-trade row (`_closed`), in order.
+_RAW_DTYPE: Final = np.dtype(
+    [
+        ("asset", np.int64),
+        ("side", np.int64),
+        ("take", np.float64),
+        ("entry_time", np.int64),
+        ("exit_time", np.int64),
+        ("entry", np.float64),
+        ("price", np.float64),
+        ("lot_cpu", np.float64),
+        ("cpu", np.float64),
+        ("lot_spu", np.float64),
+        ("spu", np.float64),
+        ("worst", np.float64),
+        ("best", np.float64),
+        ("entry_bar", np.int64),
+        ("exit_bar", np.int64),
+        ("tag", np.int64),
+    ]
+)
 _EPS = 1e-12  # relative quantity tolerance below which a lot counts as closed
 _ONE_MINUS_EPS: Final = 1.0 - _EPS  # `take >= lot_size * (1 - eps)`: the lot closes in full
 _FEW_LOTS = 4  # `update_excursions` loops in Python up to this many open lots
@@ -137,6 +157,7 @@ class TradeTracker:
         "_mult",
         "_n",
         "_slot_lot",
+        "_tags",
         "_worst",
         "matching",
     )
@@ -170,7 +191,11 @@ class TradeTracker:
         # unit, slippage per unit, slot]; `_lots[asset]` holds them in entry order.
         self._slot_lot: list[list[Any]] = []
         self._lots: list[deque[list[Any]]] = [deque() for _ in range(n)]
+        # A closed (part of a) lot is a raw row of `_RAW_FIELDS` (asset and tag as codes);
+        # `to_polars` derives P&L, costs, return and excursions from them as arrays (the
+        # same float operations per row as a scalar computation would make).
         self._closed: list[tuple[object, ...]] = []
+        self._tags: dict[str, int] = {}  # exit reason -> code, in order of first use
         self._bar = 0
 
     def _grow(self) -> None:
@@ -308,8 +333,8 @@ class TradeTracker:
         lots_all = self._lots
         slot_lot = self._slot_lot
         closed_append = self._closed.append
-        assets = self._assets
-        mult_l = self._mult
+        tags = self._tags
+        tag_code = tags.get(tag)  # (given a code at its first closed trade, as `_close`)
         bar = self._bar
         asset_of_item = self._asset_of.item
         is_long_item = self._is_long.item
@@ -321,7 +346,6 @@ class TradeTracker:
         average = matching == _LotMatching_AVERAGE
         pending: dict[int, tuple[int, bool, float, float]] = {}
         pending_get = pending.get
-        nan = math.nan
         eps = _EPS
         one_minus_eps = _ONE_MINUS_EPS
         n = self._n
@@ -369,63 +393,40 @@ class TradeTracker:
                         else:
                             best = slot[2]
                             worst = slot[3]
-                        mult = mult_l[asset]
-                        fee = take * (lot_cpu + cpu)
-                        basis = entry * take * mult
-                        if lot_qty > 0.0:  # side 1: `1 * x` is x
+                        if lot_qty > 0.0:
                             if p > best:  # noqa: PLR1730 - max() is a call
                                 best = p
                             if p < worst:  # noqa: PLR1730 - max() is a call
                                 worst = p
-                            gross = (p - entry) * take * mult
-                            net = gross - fee
-                            closed_append(
-                                (
-                                    assets[asset],
-                                    1,
-                                    take,
-                                    entry_time,
-                                    timestamp,
-                                    entry,
-                                    p,
-                                    gross,
-                                    net,
-                                    fee,
-                                    take * (lot_spu + spu),
-                                    net / basis if basis != 0.0 else nan,
-                                    (worst - entry) / entry if entry != 0.0 else nan,
-                                    (best - entry) / entry if entry != 0.0 else nan,
-                                    bar - entry_bar,
-                                    tag,
-                                )
-                            )
+                            side = 1
                         else:
                             if p < best:  # noqa: PLR1730 - max() is a call
                                 best = p
                             if p > worst:  # noqa: PLR1730 - max() is a call
                                 worst = p
-                            gross = -1.0 * (p - entry) * take * mult
-                            net = gross - fee
-                            closed_append(
-                                (
-                                    assets[asset],
-                                    -1,
-                                    take,
-                                    entry_time,
-                                    timestamp,
-                                    entry,
-                                    p,
-                                    gross,
-                                    net,
-                                    fee,
-                                    take * (lot_spu + spu),
-                                    net / basis if basis != 0.0 else nan,
-                                    -1.0 * (worst - entry) / entry if entry != 0.0 else nan,
-                                    -1.0 * (best - entry) / entry if entry != 0.0 else nan,
-                                    bar - entry_bar,
-                                    tag,
-                                )
+                            side = -1
+                        if tag_code is None:
+                            tag_code = tags[tag] = len(tags)
+                        closed_append(
+                            (
+                                asset,
+                                side,
+                                take,
+                                entry_time,
+                                timestamp,
+                                entry,
+                                p,
+                                lot_cpu,
+                                cpu,
+                                lot_spu,
+                                spu,
+                                worst,
+                                best,
+                                entry_bar,
+                                bar,
+                                tag_code,
                             )
+                        )
                         if take >= lot_size * one_minus_eps:
                             del lots[head]
                             n -= 1  # release slot k: the last open lot moves into it
@@ -539,29 +540,28 @@ class TradeTracker:
             side = -1
             best = min(best, price)
             worst = max(worst, price)
-        mult = self._mult[asset]
-        gross = side * (price - entry) * take * mult
-        commission = take * (lot_cpu + cpu)
-        net = gross - commission
-        basis = entry * take * mult
+        tags = self._tags
+        code = tags.get(tag)
+        if code is None:
+            code = tags[tag] = len(tags)
         self._closed.append(
             (
-                self._assets[asset],
+                asset,
                 side,
                 take,
                 entry_time,
                 timestamp,
                 entry,
                 price,
-                gross,
-                net,
-                commission,
-                take * (lot_spu + spu),
-                net / basis if basis != 0.0 else math.nan,
-                side * (worst - entry) / entry if entry != 0.0 else math.nan,
-                side * (best - entry) / entry if entry != 0.0 else math.nan,
-                self._bar - entry_bar,
-                tag,
+                lot_cpu,
+                cpu,
+                lot_spu,
+                spu,
+                worst,
+                best,
+                entry_bar,
+                self._bar,
+                code,
             )
         )
 
@@ -660,11 +660,56 @@ class TradeTracker:
 
         Times are ``Datetime[ns, UTC]``; ``side`` is +1 (long) or -1 (short).
         """
-        # the closed-trade tuples go to polars as rows in one call (no per-column lists)
-        frame = pl.DataFrame(self._closed, schema=_TRADE_SCHEMA, orient="row")
-        return frame.with_columns(
-            pl.col("entry_time").cast(pl.Datetime("ns", "UTC")),
-            pl.col("exit_time").cast(pl.Datetime("ns", "UTC")),
+        rows = self._closed
+        if not rows:
+            return pl.DataFrame(schema=_TRADE_SCHEMA).with_columns(
+                pl.col("entry_time").cast(pl.Datetime("ns", "UTC")),
+                pl.col("exit_time").cast(pl.Datetime("ns", "UTC")),
+            )
+        raw = np.array(rows, dtype=_RAW_DTYPE)  # the raw rows as columns, in one C pass
+        asset = raw["asset"]
+        side = raw["side"]
+        take = raw["take"]
+        entry = raw["entry"]
+        price = raw["price"]
+        mult = np.asarray(self._mult, dtype=np.float64)[asset]
+        long = side > 0
+        # The scalar formulas, element by element in the same order: for a long,
+        # `1 * x` is x; for a short, `-1 * x` is `-1.0 * x`.
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            move = price - entry
+            gross = np.where(long, move, -1.0 * move) * take * mult
+            commission = take * (raw["lot_cpu"] + raw["cpu"])
+            net = gross - commission
+            basis = entry * take * mult
+            ret = np.where(basis != 0.0, net / basis, np.nan)
+            worst = raw["worst"] - entry
+            best = raw["best"] - entry
+            priced = entry != 0.0
+            mae = np.where(priced, np.where(long, worst, -1.0 * worst) / entry, np.nan)
+            mfe = np.where(priced, np.where(long, best, -1.0 * best) / entry, np.nan)
+            slippage = take * (raw["lot_spu"] + raw["spu"])
+        names = pl.Series(self._assets, dtype=pl.String)
+        reasons = pl.Series(list(self._tags), dtype=pl.String)
+        return pl.DataFrame(
+            {
+                "asset": names.gather(asset),
+                "side": side.astype(np.int8),
+                "quantity": take,
+                "entry_time": pl.Series(raw["entry_time"]).cast(pl.Datetime("ns", "UTC")),
+                "exit_time": pl.Series(raw["exit_time"]).cast(pl.Datetime("ns", "UTC")),
+                "entry_price": entry,
+                "exit_price": price,
+                "gross_pnl": gross,
+                "net_pnl": net,
+                "commission": commission,
+                "slippage": slippage,
+                "return": ret,
+                "mae": mae,
+                "mfe": mfe,
+                "bars_held": raw["exit_bar"] - raw["entry_bar"],
+                "exit_reason": reasons.gather(raw["tag"]),
+            }
         )
 
     def open_trades(self) -> pl.DataFrame:
