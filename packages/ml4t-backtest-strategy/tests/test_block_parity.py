@@ -106,6 +106,19 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+def _count_block_fills(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    # A list that grows by one each time the broker books a block as columns.
+    lane: list[int] = []
+    real = SimulationBroker._book_block
+
+    def counting(self: SimulationBroker, *args: Any) -> Any:
+        lane.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(SimulationBroker, "_book_block", counting)
+    return lane
+
+
 def _run(feed: DataFeed, config: str, strategy: Strategy) -> Any:
     cfg = BacktestConfig(initial_cash=500_000.0, **CONFIGS[config])
     return BacktestEngine(feed, strategy, cfg).run()
@@ -128,14 +141,7 @@ def test_blocks_leave_every_result_unchanged(
     feed = _feed(seed, gaps=gaps)
     short = config == "margin"
     cls = Rotation if listen else QuietRotation
-    lane = []
-    real = SimulationBroker._book_block
-
-    def counting(self: SimulationBroker, *args: Any) -> Any:
-        lane.append(1)
-        return real(self, *args)
-
-    monkeypatch.setattr(SimulationBroker, "_book_block", counting)
+    lane = _count_block_fills(monkeypatch)
     blocks = _run(feed, config, cls(10, short, poke, seed))
     assert lane  # rebalances were filled as columns
     with monkeypatch.context() as m:
@@ -151,14 +157,7 @@ def test_blocks_leave_every_result_unchanged(
 def test_blocks_in_the_eager_loop(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # the per-bar loop (corporate actions, several currencies, futures) takes them too
     monkeypatch.setattr(engine_module, "LAZY_STATE", False)
-    lane = []
-    real = SimulationBroker._book_block
-
-    def counting(self: SimulationBroker, *args: Any) -> Any:
-        lane.append(1)
-        return real(self, *args)
-
-    monkeypatch.setattr(SimulationBroker, "_book_block", counting)
+    lane = _count_block_fills(monkeypatch)
     feed = _feed(seed, gaps=True)
     blocks = _run(feed, "margin", QuietRotation(10, True, 1, seed))
     assert lane
