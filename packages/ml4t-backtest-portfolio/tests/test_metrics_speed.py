@@ -111,8 +111,8 @@ def test_options_equal_the_frozen_formulas(
     cutoff: float, risk_free: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rng = np.random.default_rng(5)
-    # (no NaN returns here: compute_metrics drops them before pairing with the benchmark,
-    # which then no longer lines up - a ConfigError, before and after the speed-up)
+    # (no NaN returns here: the frozen copy dropped them before pairing with the benchmark,
+    # a ConfigError; see test_benchmark_metrics_pair_bars_with_nan_returns)
     curve = _curve(rng, 60_000, flat=0.4, nan=0.0)
     bench = rng.normal(0.0, 1e-3, curve.height)
     for ppy in (None, 98_280.0):
@@ -292,3 +292,19 @@ def test_compiled_time_steps_equal_numpys() -> None:
             expected = (step.min(), step.max(), values.min(), values.max())
             assert nb.time_steps_nb(values) == tuple(int(v) for v in expected)
             assert math.isfinite(m.infer_periods_per_year(values))
+
+
+def test_benchmark_metrics_pair_bars_with_nan_returns() -> None:
+    # beta, alpha and the information ratio pair the returns with the benchmark bar by bar,
+    # leaving out the bars where either is NaN (the public functions' rule)
+    rng = np.random.default_rng(11)
+    curve = _curve(rng, 5_000, flat=0.2, nan=0.02)
+    r = curve.get_column("returns").to_numpy()
+    assert np.isnan(r).any()
+    bench = rng.normal(0.0, 1e-3, curve.height)
+    bench[7] = np.nan
+    got = m.compute_metrics(curve, benchmark_returns=bench, periods_per_year=252.0)
+    assert got["beta"] == m.beta(r, bench)
+    assert got["alpha"] == m.alpha(r, bench, 252.0)
+    assert got["information_ratio"] == m.information_ratio(r, bench, 252.0)
+    assert np.isfinite(got["beta"])

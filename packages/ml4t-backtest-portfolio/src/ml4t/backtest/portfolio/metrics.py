@@ -1037,9 +1037,11 @@ def compute_metrics(
     r = _clean(r_all) if math.isnan(total) else r_all
     out |= _return_metrics(r, ppy, risk_free, cutoff, None if r is not r_all else total)
     if benchmark_returns is not None:
-        out["beta"] = beta(r, benchmark_returns, risk_free)
-        out["alpha"] = alpha(r, benchmark_returns, ppy, risk_free)
-        out["information_ratio"] = information_ratio(r, benchmark_returns, ppy)
+        # bar by bar against the benchmark: the returns with their NaN rows (`_pair` drops
+        # the bars where either side is NaN), not `r`, which has them removed
+        out["beta"] = beta(r_all, benchmark_returns, risk_free)
+        out["alpha"] = alpha(r_all, benchmark_returns, ppy, risk_free)
+        out["information_ratio"] = information_ratio(r_all, benchmark_returns, ppy)
     cols = equity_curve.columns
     if "equity" in cols and "gross_exposure" in cols:
         equity = equity_curve.get_column("equity")
