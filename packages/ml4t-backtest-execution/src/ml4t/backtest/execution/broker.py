@@ -297,6 +297,7 @@ class SimulationBroker:
         # They are folded, in order, the first time something needs those arrays, so a
         # bar with an empty book costs almost nothing.
         self._rows: list[tuple[ImpactModel | None, npt.ArrayLike, npt.ArrayLike | None]] = []
+        self._rows_stats = 0  # rows in `_rows` whose impact model keeps statistics
         self._zeroed_t = -1  # the bar whose fills `_used` / `_shift` hold
         # Slots in the book (active or not) by feature; see `_tally`.
         self._n_gtd = self._n_day = self._n_ioc_fok = 0
@@ -1385,11 +1386,8 @@ class SimulationBroker:
         # Apply the pending bar rows to `_last_close` (and the EWMA statistics), in order.
         rows = self._rows
         self._rows = []
-        plain = (
-            rows[0][0] is None or isinstance(rows[0][0], NoImpact)  # (one row: no generator)
-            if len(rows) == 1
-            else all(impact is None or isinstance(impact, NoImpact) for impact, _, _ in rows)
-        )
+        plain = not self._rows_stats  # (counted as the rows were added)
+        self._rows_stats = 0
         if plain:
             # Only the last close per asset matters: walk back from the newest row and stop
             # once every asset has one (the same values an in-order replay leaves).
@@ -1425,6 +1423,8 @@ class SimulationBroker:
     ) -> None:
         rows = self._rows
         rows.append((impact, close, volume))
+        if impact is not None and not isinstance(impact, NoImpact):
+            self._rows_stats += 1
         if len(rows) >= _MAX_ROWS:
             self._fold_rows()
 
@@ -1484,7 +1484,10 @@ class SimulationBroker:
             self._materialize(block)  # filled order by order, as `submit_many`'s orders
         if not self._n_active and not self._algos:
             rows = self._rows
-            rows.append((self.impact, close, volume))
+            impact = self.impact
+            rows.append((impact, close, volume))
+            if not isinstance(impact, NoImpact):
+                self._rows_stats += 1
             if len(rows) >= _MAX_ROWS:
                 self._fold_rows()
             return []

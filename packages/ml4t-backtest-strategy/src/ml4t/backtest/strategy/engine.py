@@ -424,7 +424,12 @@ class _Run:
         # `last_price` as the per-bar marks up to bar t would have left it.
         if self.lp_t < t:
             row = self._ffill(self.config.price_column)[t]
-            np.copyto(self.last_price, row, where=~np.isnan(row))
+            if self.n_a == 1:  # one asset: the element itself (three numpy calls fewer)
+                p = row.item(0)
+                if p == p:  # noqa: PLR0124 - not NaN
+                    self.last_price[0] = p
+            else:
+                np.copyto(self.last_price, row, where=~np.isnan(row))
             self.lp_t = t
 
     def _sync_pf(self, t: int) -> None:
