@@ -32,7 +32,14 @@ if TYPE_CHECKING:
 
 FloatArray = npt.NDArray[np.float64]
 
-__all__ = ["BATCH_MIN", "FillPlan", "batch_applies", "fill_market_batch", "plan_fills"]
+__all__ = [
+    "BATCH_MIN",
+    "FillPlan",
+    "batch_applies",
+    "book_state",
+    "fill_market_batch",
+    "plan_fills",
+]
 
 BATCH_MIN: Final = 8  # fewer candidates than this: the loop is as fast
 _MARKET_CODE: Final = 1  # MatchCode.MARKET (checked against the enum in the tests)
@@ -118,6 +125,7 @@ def fill_market_batch(
         orders[:cut],
         plan.a[:cut],
         plan.qty[:cut],
+        plan.sign[:cut],
         plan.price[:cut],
         plan.ref[:cut],
         plan.slip[:cut],
@@ -255,6 +263,7 @@ def _book(  # noqa: PLR0917 - internal, positional arrays
     orders: list[Order],
     a: npt.NDArray[np.int64],
     qty: FloatArray,
+    sign: FloatArray,
     price: FloatArray,
     ref: FloatArray,
     slip: FloatArray,
@@ -265,20 +274,13 @@ def _book(  # noqa: PLR0917 - internal, positional arrays
     m = len(orders)
     if not m:
         return []
-    broker._start_bar_fills()
+    book_state(broker, a, qty, qty * sign)
     qty_l = qty.tolist()
-    volume = broker._month_volume
-    for q in qty_l:  # the running monthly volume, added in rank order
-        volume += q
-    broker._month_volume = volume
-    used = broker._used
-    used[a] = used[a] + qty
     price_l = price.tolist()
     ref_l = ref.tolist()
     comm_l = comm.tolist()
     slip_cost = (slip * qty * mult).tolist()
     mult_l = mult.tolist()
-    signed = np.empty(m)
     now = broker._now
     emit = broker._emit if broker.record_events else None
     fills: list[FillEvent] = []
@@ -294,7 +296,6 @@ def _book(  # noqa: PLR0917 - internal, positional arrays
         else:
             order.record_fill(q, p)
         side = order.side
-        signed[k] = q * int(side)
         append(
             _new_tuple(
                 FillEvent,
@@ -321,6 +322,24 @@ def _book(  # noqa: PLR0917 - internal, positional arrays
         broker._updated.update(dict.fromkeys((o.order_id for o in orders), now))
         broker._changes += m
     broker._remove_slots([o for o in orders if o.status is _FILLED])
+    return fills
+
+
+def book_state(
+    broker: SimulationBroker, a: npt.NDArray[np.int64], qty: FloatArray, signed: FloatArray
+) -> None:
+    """Book what fills of `qty` (signed: `signed`) on distinct assets `a` change in the broker.
+
+    The first fill of a bar restarts the per-bar volume used and price shift; the monthly
+    volume grows in rank order (one addition at a time, as `_fill` adds); the volume used
+    and the pending positions of this pass grow per asset.
+    """
+    broker._start_bar_fills()
+    volume = broker._month_volume
+    for q in qty.tolist():  # the running monthly volume, added in rank order
+        volume += q
+    broker._month_volume = volume
+    used = broker._used
+    used[a] = used[a] + qty
     pend_pos = broker._pend_pos
     pend_pos[a] = pend_pos[a] + signed
-    return fills

@@ -51,6 +51,7 @@ from ml4t.backtest.execution._batch_fill import (
     BATCH_MIN,
     FillPlan,
     batch_applies,
+    book_state,
     fill_market_batch,
     plan_fills,
 )
@@ -583,8 +584,7 @@ class SimulationBroker:
         """
         if order.parent is not None and order.parent.status is OrderStatus.CREATED:
             raise OrderError(f"{order!r} is an OTO child; submit its parent instead")
-        if self._block is not None:
-            self._materialize(self._block)
+        self._settle_block()
         self._submit(order, eligible=self._t + 1, pending_position=0.0)
         return order
 
@@ -632,8 +632,7 @@ class SimulationBroker:
             >>> [(o.order_id, o.asset, o.side.name, o.quantity) for o in orders]
             [(1, 'C', 'SELL', 5.0), (2, 'A', 'BUY', 10.0)]
         """
-        if self._block is not None:
-            self._materialize(self._block)
+        self._settle_block()
         idx = np.asarray(assets, dtype=np.int64).ravel()
         qty = np.asarray(quantities, dtype=np.float64).ravel()
         if idx.shape != qty.shape:
@@ -803,6 +802,12 @@ class SimulationBroker:
         self._block = block
         return block
 
+    def _settle_block(self) -> None:
+        # The pending block (if any) as the Order objects and slots `submit_many` makes:
+        # before anything that reads or changes the book order by order.
+        if self._block is not None:
+            self._materialize(self._block)
+
     def _materialize(self, block: OrderBlock) -> None:
         # Turn `block` into the Order objects (and, while pending, the book slots) that
         # `submit_many` would have made; the orders then live as any other.
@@ -851,18 +856,9 @@ class SimulationBroker:
     def _book_block(self, block: OrderBlock, plan: FillPlan) -> FillBlock:
         # `_batch_fill._book` for a block: the same broker state, without Order objects.
         self._pend_bp = float(plan.pend[-1])
-        self._start_bar_fills()
         qty = plan.qty
         a = plan.a
-        volume = self._month_volume
-        for q in qty.tolist():  # the running monthly volume, added in rank order
-            volume += q
-        self._month_volume = volume
-        used = self._used
-        used[a] = used[a] + qty
-        signed = qty * plan.sign
-        pend_pos = self._pend_pos
-        pend_pos[a] = pend_pos[a] + signed
+        book_state(self, a, qty, qty * plan.sign)
         now = self._now
         ids = block.ids[plan.rank]
         slip_cost = plan.slip * qty * plan.mult
@@ -1184,8 +1180,7 @@ class SimulationBroker:
         """
         if algo.algo_id:
             raise OrderError(f"{algo!r} was already submitted")
-        if self._block is not None:
-            self._materialize(self._block)
+        self._settle_block()
         if algo.asset not in self.asset_index:
             raise OrderError(f"asset {algo.asset!r} is not traded by this broker")
         algo.algo_id = self._next_algo_id
@@ -1223,8 +1218,7 @@ class SimulationBroker:
     def _get(self, order_id: int) -> Order:
         # (any order of a block is wanted as an object: the pending block becomes objects
         # first, so that cancel/modify/get_order act on the book as `submit_many` left it)
-        if self._block is not None:
-            self._materialize(self._block)
+        self._settle_block()
         order = self._orders.get(order_id)
         if order is None:
             block = self._filled_block_of(order_id)
@@ -1317,8 +1311,7 @@ class SimulationBroker:
 
         Inactive OTO children are included (they are ACCEPTED).
         """
-        if self._block is not None:
-            self._materialize(self._block)
+        self._settle_block()
         out = [
             o
             for o in self._slot_order
@@ -2270,8 +2263,7 @@ class SimulationBroker:
         """
         if not (math.isfinite(ratio) and ratio > 0.0):
             raise ConfigError(f"split `ratio` must be finite and > 0, was {ratio!r}")
-        if self._block is not None:
-            self._materialize(self._block)
+        self._settle_block()
         a = self.asset_index.get(asset)
         if a is None:
             raise OrderError(f"asset {asset!r} is not traded by this broker")
