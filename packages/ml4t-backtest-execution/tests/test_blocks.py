@@ -200,6 +200,8 @@ def test_a_block_fills_as_columns_and_its_orders_appear_on_demand() -> None:
     assert fills.rows.tolist() == list(range(10))  # nothing held: no exits, by order id
     assert fills.signed.tolist() == [10.0, -20.0] * 5
     assert [f.order_id for f in fills] == block.ids.tolist()
+    assert fills[-1] == list(fills)[-1]
+    assert fills[2:4] == list(fills)[2:4]
     order = block[3]  # built on demand, FILLED at its fill price
     assert block.is_materialized
     assert order.status is OrderStatus.FILLED

@@ -264,34 +264,13 @@ class FillBlock(Sequence[FillEvent]):
     def __getitem__(self, index: slice) -> list[FillEvent]: ...
 
     def __getitem__(self, index: int | slice) -> FillEvent | list[FillEvent]:
-        if isinstance(index, slice):
-            return self.events()[index]
-        k = range(len(self))[index]  # (negative indices, IndexError)
-        return self._event(k)
+        return self.events()[index]
 
     def __iter__(self) -> Iterator[FillEvent]:
         return iter(self.events())
 
     def __repr__(self) -> str:
         return f"FillBlock({len(self)} fills at {self.timestamp}, tag={self.tag!r})"
-
-    def _event(self, k: int) -> FillEvent:
-        names = self.assets
-        return FillEvent(
-            self.timestamp,
-            int(self.order_id[k]),
-            names[int(self.rows[k])],
-            _BUY if self.side[k] > 0.0 else _SELL,
-            float(self.quantity[k]),
-            float(self.price[k]),
-            float(self.reference_price[k]),
-            float(self.commission[k]),
-            float(self.slippage[k]),
-            0.0,
-            0.0,
-            float(self.multiplier[k]),
-            self.tag,
-        )
 
     def events(self) -> list[FillEvent]:
         """Return the fills as `FillEvent`s, in execution order."""
