@@ -429,11 +429,9 @@ class Portfolio:
         memo = self._memo
         value = memo.get("buying_power")
         if value is None:
-            if self._account.is_cash_account:
-                value = max(self.cash - self.unsettled_cash(), 0.0)
-            else:
-                excess = self.equity - self.initial_requirement()
-                value = max(excess, 0.0) / self._account.default_initial_rate
+            value = max(self._available(), 0.0)
+            if not self._account.is_cash_account:
+                value /= self._account.default_initial_rate
             memo["buying_power"] = value
         return value
 
@@ -444,10 +442,10 @@ class Portfolio:
         `buying_power` reports 0 then, this reports the deficit, which fills that reduce
         the requirement must make up first (the broker adds `buying_power_change` to it).
         """
+        available = self._available()
         if self._account.is_cash_account:
-            return self.cash - self.unsettled_cash()
-        excess = self.equity - self.initial_requirement()
-        return excess / self._account.default_initial_rate
+            return available
+        return available / self._account.default_initial_rate
 
     def can_short(self, asset: AssetId) -> bool:
         """Return True when a new short position in `asset` is permitted."""
