@@ -1548,13 +1548,8 @@ def _block_fills(blocks: list[Any]) -> pl.DataFrame:
     def cat(name: str) -> npt.NDArray[Any]:
         return np.concatenate([getattr(b, name) for b in blocks])
 
-    names = pl.Series(list(blocks[0].assets), dtype=pl.String)
-    same = all(b.assets is blocks[0].assets for b in blocks)
-    asset = (
-        names.gather(cat("rows"))
-        if same
-        else pl.Series([a for b in blocks for a in (b.assets[j] for j in b.rows.tolist())])
-    )
+    # (every block of a run comes from its broker, on the run's assets)
+    asset = pl.Series(list(blocks[0].assets), dtype=pl.String).gather(cat("rows"))
     return _conform(
         pl.DataFrame(
             {
@@ -1629,6 +1624,7 @@ def _block_orders(blocks: list[Any], names: pl.Series) -> pl.DataFrame:
     # The orders of consecutive blocks held as columns: GTC market orders, each block
     # filled in full or (the last one of a run) still working.
     sizes = np.array([len(b) for b in blocks], dtype=np.int64)
+    owner = np.repeat(np.arange(len(blocks)), sizes)  # the block of each order
 
     def each(values: list[Any], dtype: Any = None) -> npt.NDArray[Any]:
         return np.repeat(np.array(values, dtype=dtype), sizes)
@@ -1662,13 +1658,11 @@ def _block_orders(blocks: list[Any], names: pl.Series) -> pl.DataFrame:
             "limit_price": np.full(n, np.nan),
             "stop_price": np.full(n, np.nan),
             "time_in_force": pl.repeat(TimeInForce.GTC.name, n, dtype=pl.String, eager=True),
-            "status": statuses.gather(np.repeat(np.arange(len(blocks)), sizes)),
+            "status": statuses.gather(owner),
             "filled_quantity": np.where(filled, quantity, 0.0),
             "average_fill_price": price,
             "reason": pl.repeat("", n, dtype=pl.String, eager=True),
-            "tag": pl.Series([b.tag for b in blocks], dtype=pl.String).gather(
-                np.repeat(np.arange(len(blocks)), sizes)
-            ),
+            "tag": pl.Series([b.tag for b in blocks], dtype=pl.String).gather(owner),
         }
     )
 
