@@ -423,12 +423,11 @@ class Strategy:
 
         Returns:
             The orders submitted, sells first (a sequence; in a backtest, a block whose
-            `Order` objects are built when first read, see `OrderBlock`). Within sells
-            and within buys the order
-            follows the config's `rebalance_order`: the feed's asset order (``"asset"``,
-            default) or the order value ``delta * price * multiplier`` ascending
-            (``"value"``: the largest sell first, the smallest buy first; ties keep the
-            asset order), which decides which buy a cash shortfall hits.
+            `Order` objects are built when first read, see `OrderBlock`). Within sells and
+            within buys the order follows the config's `rebalance_order`: the feed's asset
+            order (``"asset"``, default) or the order value ``delta * price * multiplier``
+            ascending (``"value"``: the largest sell first, the smallest buy first; ties
+            keep the asset order), which decides which buy a cash shortfall hits.
         """
         api = self.api
         assets = api.assets
