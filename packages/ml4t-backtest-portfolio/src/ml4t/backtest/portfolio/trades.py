@@ -333,8 +333,7 @@ class TradeTracker:
         lots_all = self._lots
         slot_lot = self._slot_lot
         closed_append = self._closed.append
-        tags = self._tags
-        tag_code = tags.get(tag)  # (given a code at its first closed trade, as `_close`)
+        tag_code = self._tags.get(tag)  # (a new tag gets its code at its first close)
         bar = self._bar
         asset_of_item = self._asset_of.item
         is_long_item = self._is_long.item
@@ -406,7 +405,7 @@ class TradeTracker:
                                 worst = p
                             side = -1
                         if tag_code is None:
-                            tag_code = tags[tag] = len(tags)
+                            tag_code = self._tag_code(tag)
                         closed_append(
                             (
                                 asset,
@@ -504,6 +503,14 @@ class TradeTracker:
                 self._best[idx] = np.fromiter(best_col, dtype=np.float64, count=m)
                 self._worst[idx] = np.fromiter(worst_col, dtype=np.float64, count=m)
 
+    def _tag_code(self, tag: str) -> int:
+        # The code of an exit reason in the raw rows (new ones numbered in order of use).
+        tags = self._tags
+        code = tags.get(tag)
+        if code is None:
+            code = tags[tag] = len(tags)
+        return code
+
     # Free slot k by moving the last open lot into it.
     def _release(self, k: int) -> None:
         last = self._n - 1
@@ -540,10 +547,7 @@ class TradeTracker:
             side = -1
             best = min(best, price)
             worst = max(worst, price)
-        tags = self._tags
-        code = tags.get(tag)
-        if code is None:
-            code = tags[tag] = len(tags)
+        code = self._tag_code(tag)
         self._closed.append(
             (
                 asset,
