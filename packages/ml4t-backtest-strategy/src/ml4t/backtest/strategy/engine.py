@@ -348,10 +348,13 @@ class _Run:
         self.pf_t = -1  # last bar marked into the portfolio
         self.lp_t = -1  # last bar whose prices are in `last_price`
         self.bk_t = -1  # last bar the broker has processed (process_bar)
-        self.snap_t: list[int] = []  # bars after whose fills a snapshot was taken (the last
-        # snapshot of a bar is its end state)
-        self.snap_cash: list[float] = []
-        self.snap_qty: list[npt.NDArray[np.float64]] = []
+        # Positions and cash after the fills of each bar that had fills (lazy mode): row t
+        # of `snap_qty` / element t of `snap_cash` hold bar t's end state when `snapped[t]`
+        # (a later snapshot of the same bar overwrites it). `np.zeros` memory is committed
+        # only where written, so bars without fills cost nothing.
+        self.snapped = np.zeros(n_t if self.lazy else 0, dtype=np.bool_)
+        self.snap_cash = np.zeros(self.snapped.shape[0])
+        self.snap_qty = np.zeros((self.snapped.shape[0], n_a))
         self.seeds: list[tuple[int, int, float]] = []  # (bar, column, fill price) of 1st prices
         self.cash0 = float(self._pf.cash)
         self._ff: dict[str, npt.NDArray[np.float64]] = {}
@@ -375,9 +378,9 @@ class _Run:
         self.events = []
         self.open_market = {}
         self.open_blocks = []
-        self.snap_qty = []
-        self.snap_cash = []
-        self.snap_t = []
+        self.snapped = np.zeros(0, dtype=np.bool_)
+        self.snap_cash = np.zeros(0)
+        self.snap_qty = np.zeros((0, self.n_a))
         self._ff = {}
         self.buf_qty = self.buf_value = np.zeros((0, self.n_a))
 
@@ -482,9 +485,9 @@ class _Run:
 
     def _snapshot(self, t: int) -> None:
         # Positions and cash after bar t (lazy mode records only the bars that change them).
-        self.snap_t.append(t)
-        self.snap_cash.append(self._pf.cash)
-        self.snap_qty.append(self.qty.copy())
+        self.snapped[t] = True
+        self.snap_cash[t] = self._pf.cash
+        self.snap_qty[t] = self.qty
 
     # ------------------------------------------------------------------ TradingInterface
 
@@ -1359,22 +1362,22 @@ class _Run:
         # the same arithmetic, row by row, as `_record` on simple books.
         n = self.recorded
         n_a = self.n_a
-        snap_t = np.asarray(self.snap_t, dtype=np.int64)
-        keep = int(np.searchsorted(snap_t, n))  # snapshots of recorded bars only
-        cash = np.full(n, self.cash0)
-        if keep:
-            pos = np.searchsorted(snap_t[:keep], np.arange(n), side="right") - 1
+        snapped = self.snapped[:n]  # (snapshots of recorded bars only)
+        if snapped.all():  # a snapshot on every bar: the rows as they are
+            cash = self.snap_cash[:n]
+            qty = self.snap_qty[:n]
+        elif snapped.any():
+            # the last snapshot at or before each bar; the start state before the first
+            pos = np.maximum.accumulate(np.where(snapped, np.arange(n), -1))
             have = pos >= 0
-            cash[have] = np.asarray(self.snap_cash[:keep])[pos[have]]
-            stacked = np.stack(self.snap_qty[:keep])
-            if keep == n and (pos == np.arange(n)).all():  # one snapshot per bar: as is
-                qty = stacked
-            elif have.all():
-                qty = stacked[pos]
+            cash = np.where(have, self.snap_cash[pos], self.cash0)
+            if have.all():
+                qty = self.snap_qty[pos]
             else:
                 qty = np.zeros((n, n_a))
-                qty[have] = stacked[pos[have]]
+                qty[have] = self.snap_qty[pos[have]]
         else:
+            cash = np.full(n, self.cash0)
             qty = np.zeros((n, n_a))
         price = self._ffill(self.config.price_column)[:n]
         seeds = [(t, j, p) for t, j, p in self.seeds if t < n]
