@@ -29,6 +29,7 @@ from ml4t.backtest.core.enums import OrderType, TimeInForce
 from ml4t.backtest.core.errors import ConfigError, LookAheadError, UnknownAssetError
 from ml4t.backtest.core.events import FillEvent, MarketEvent, OrderEvent
 from ml4t.backtest.core.types import AssetId, Timestamp
+from ml4t.backtest.strategy._rebalance import rebalance_trades
 
 if TYPE_CHECKING:
     from ml4t.backtest.strategy.bar import Bar
@@ -450,37 +451,35 @@ class Strategy:
         if min_trade_value is None:
             cfg = self._config
             min_trade_value = cfg.sizing.min_trade_value if cfg is not None else 0.0
-        equity = api.portfolio.equity
+        equity = api.portfolio.equity  # (marks the book to the current bar first)
         prices = api.prices()
         mult = api.multipliers()
-        steps = api.quantity_steps()
-        current = api.quantities() + api.pending_quantities()
-        valid = ~np.isnan(target_w)
-        priced = np.isfinite(prices) & (prices > 0.0)
-        stepped = steps > 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            raw = np.where(valid & priced, target_w * equity / (prices * mult), 0.0)
-            units = np.floor(np.abs(raw) / np.where(stepped, steps, 1.0) + _EPS)
-            target = np.where(stepped, np.copysign(units * steps, raw), raw)
-            target = np.where(raw == 0.0, 0.0, target)
-            delta = target - current
-            full_exit = valid & (target == 0.0) & (current != 0.0)  # always allowed
-            big = np.abs(delta) * prices * mult >= min_trade_value
-        trade = valid & priced & (delta != 0.0) & big
-        # no price: a zero weight can still flatten (at whatever price the fill finds)
-        trade |= full_exit & (priced | (target_w == 0.0))
-        delta = np.where(priced, delta, -current)
-        sells = (trade & (delta < 0)).nonzero()[0]
-        buys = (trade & (delta > 0)).nonzero()[0]
+        columns, quantities, n_sells = rebalance_trades(
+            target_w,
+            equity,
+            prices,
+            mult,
+            api.quantity_steps(),
+            api.quantities() + api.pending_quantities(),
+            min_trade_value,
+        )
         cfg = self._config
-        if cfg is not None and cfg.rebalance_order == "value":
-            value = np.where(priced, delta * prices * mult, -np.inf)  # unpriced exits first
-            sells = sells[np.argsort(value[sells], kind="stable")]
-            buys = buys[np.argsort(value[buys], kind="stable")]
-        columns = np.concatenate([sells, buys])
+        if cfg is not None and cfg.rebalance_order == "value" and columns.size:
+            # the order value ``delta * price * multiplier`` (unpriced exits first), sorted
+            # stably within the sells and within the buys
+            with np.errstate(invalid="ignore", over="ignore"):
+                priced = np.isfinite(prices[columns]) & (prices[columns] > 0.0)
+                value = np.where(priced, quantities * prices[columns] * mult[columns], -np.inf)
+            rank = np.concatenate(
+                [
+                    np.argsort(value[:n_sells], kind="stable"),
+                    n_sells + np.argsort(value[n_sells:], kind="stable"),
+                ]
+            )
+            columns = columns[rank]
+            quantities = quantities[rank]
         if not columns.size:
             return []
-        quantities = delta[columns]
         batch = getattr(api, "submit_many", None)  # the engine's (a live venue may lack it)
         if batch is not None and np.isfinite(quantities).all():
             submitted: Sequence[Any] = batch(columns, quantities, tag=tag)
