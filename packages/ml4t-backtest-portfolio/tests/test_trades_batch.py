@@ -67,8 +67,12 @@ def _run(
     capacity: int,
 ) -> None:
     names = [f"A{i}" for i in range(N_ASSETS)]
-    one = TradeTracker(names, matching=matching, multipliers=multipliers, capacity=capacity)
-    many = TradeTracker(names, matching=matching, multipliers=multipliers, capacity=capacity)
+    one = TradeTracker(
+        names, matching=matching, multipliers=multipliers, capacity=capacity, compile_after=None
+    )
+    many = TradeTracker(
+        names, matching=matching, multipliers=multipliers, capacity=capacity, compile_after=None
+    )
     for bar, (batch, excursion) in enumerate(stream):
         ts = 1_000 * (bar + 1)
         tag = f"bar{bar}"
@@ -143,8 +147,8 @@ def test_on_fills_matches_on_a_long_short_rebalance_flow(seed: int, matching: Lo
             )
         )
     names = [f"A{i}" for i in range(n_assets)]
-    one = TradeTracker(names, matching=matching, capacity=2)
-    many = TradeTracker(names, matching=matching, capacity=2)
+    one = TradeTracker(names, matching=matching, capacity=2, compile_after=None)
+    many = TradeTracker(names, matching=matching, capacity=2, compile_after=None)
     for bar, (batch, _) in enumerate(stream):
         for row, x, p, c, s in batch:
             one.on_fill(row, x, p, bar, c, s, "rebalance")
@@ -177,8 +181,12 @@ def test_on_fills_edge_values() -> None:
         (0, -10.0, 9.0, 2.0, 1.0),
     ]
     for matching in LotMatching:
-        one = TradeTracker(["A", "B", "C", "D"], matching=matching, multipliers=[1, 1, 0, 1])
-        many = TradeTracker(["A", "B", "C", "D"], matching=matching, multipliers=[1, 1, 0, 1])
+        one = TradeTracker(
+            ["A", "B", "C", "D"], matching=matching, multipliers=[1, 1, 0, 1], compile_after=None
+        )
+        many = TradeTracker(
+            ["A", "B", "C", "D"], matching=matching, multipliers=[1, 1, 0, 1], compile_after=None
+        )
         for row, q, p, c, s in batch:
             one.on_fill(row, q, p, 7, c, s, "x")
         cols = list(zip(*batch, strict=True))
@@ -196,7 +204,7 @@ def test_on_fills_edge_values() -> None:
 
 
 def test_on_fills_with_no_fills_changes_nothing() -> None:
-    tt = TradeTracker(["A"])
+    tt = TradeTracker(["A"], compile_after=None)
     tt.on_fill(0, 1.0, 10.0, 1)
     before = _state(tt)
     empty = np.empty(0)

@@ -23,14 +23,32 @@ lot opened inside a bar, that bar's whole range counts). ``bars_held`` is the nu
 
 Lots live in preallocated numpy arrays so that `update_excursions` is one vector operation
 over every open lot.
+
+Two modes compute the same numbers bit for bit. The Python mode (the default) holds each lot
+as a list and matches fills in Python: the fastest for one fill at a time (`on_fill`, as a
+one-asset strategy books them). The compiled mode holds the lots and the closed trades in
+numpy arrays and matches each `on_fills` batch with one numba kernel (`_trades_nb`), and
+`to_polars` reads its columns without converting Python rows. Numba costs 60-120 MB and
+0.5-2 s to import (ADR 0008), so a tracker switches only when that pays, once, never back:
+
+- at its first `on_fills` call, if numba is already loaded in the process;
+- otherwise once it has matched ``compile_after`` fills (50,000 by default) through
+  `on_fills`, importing numba then (if that fails, it stays in the Python mode);
+- or when `TradeTracker.use_compiled` is called.
+
+``compile_after=None`` turns both automatic switches off. The switch carries the open lots
+(their order per asset and their slots) and the closed trades over: the frame lists the
+trades closed before the switch first, as the Python mode would.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import IntEnum
+from types import ModuleType
 from typing import Any, Final
 
 import numpy as np
@@ -112,6 +130,34 @@ _FEW_LOTS = 4  # `update_excursions` loops in Python up to this many open lots
 # Compiled twin of `update_excursions`, used only once something else has imported it (so
 # importing the portfolio alone does not pull in numba).
 _NB_MODULE = "ml4t.backtest.execution.nb"
+# The compiled mode's kernels (imports numba), imported at the first switch.
+_TRADES_NB_MODULE = "ml4t.backtest.portfolio._trades_nb"
+_COMPILE_AFTER = 50_000  # default `compile_after`
+# The closed-trade fields held as floats / as ints in the compiled mode's `_cf` / `_ci` rows.
+_RAW_FLOATS: Final = tuple(n for n in _RAW_DTYPE.names or () if _RAW_DTYPE[n].kind == "f")
+_RAW_INTS: Final = tuple(n for n in _RAW_DTYPE.names or () if _RAW_DTYPE[n].kind == "i")
+
+
+# The compiled mode's closed-trade columns are rows of one array per dtype; their length is a
+# power of two plus this many (3 cache lines): with a power-of-two length the 16 cells of one
+# trade share a cache set and every write of the kernel misses (~50x slower).
+_ROW_PAD = 24
+
+
+def _closed_capacity(need: int) -> int:
+    # The smallest `2**k + _ROW_PAD` (k >= 8) that holds `need` closed trades.
+    cap = 256
+    while cap + _ROW_PAD < need:
+        cap *= 2
+    return cap + _ROW_PAD
+
+
+def _kernels() -> ModuleType:
+    # `_trades_nb` (importing it imports numba; ImportError if numba is missing)
+    module = sys.modules.get(_TRADES_NB_MODULE)
+    if module is None:
+        module = importlib.import_module(_TRADES_NB_MODULE)
+    return module
 
 
 class LotMatching(IntEnum):
@@ -135,6 +181,17 @@ class TradeTracker:
         matching: Lot matching rule.
         multipliers: Multiplier per asset (1.0 when None).
         capacity: Initial number of open-lot slots (grows by doubling).
+        compile_after: Switch to the compiled mode once this many fills have gone through
+            `on_fills` (or at the first `on_fills` call if numba is already loaded); None:
+            never switch automatically (`use_compiled` still does).
+
+    The tracker starts in the Python mode (lots as lists, matched in Python) and may switch,
+    once, to the compiled mode (lots and closed trades in numpy arrays, each `on_fills` batch
+    matched by one numba kernel): at its first `on_fills` call if numba is already loaded in
+    the process, after ``compile_after`` fills through `on_fills` (importing numba then; if
+    that fails it stays in the Python mode), or on `use_compiled`. Both modes give the same
+    numbers bit for bit; a single-fill `on_fill` is faster in the Python mode, so a tracker
+    fed only through `on_fill` (a one-asset strategy) never switches by itself.
 
     Example:
         >>> tt = TradeTracker(["AAPL"])
@@ -151,9 +208,17 @@ class TradeTracker:
         "_assets",
         "_bar",
         "_best",
+        "_cf",
+        "_ci",
         "_closed",
+        "_compile_after",
+        "_counts",
+        "_ends",
         "_is_long",
+        "_lf",
+        "_li",
         "_lots",
+        "_matched",
         "_mult",
         "_n",
         "_slot_lot",
@@ -169,6 +234,7 @@ class TradeTracker:
         matching: LotMatching = LotMatching.FIFO,
         multipliers: Sequence[float] | None = None,
         capacity: int = 256,
+        compile_after: int | None = _COMPILE_AFTER,
     ) -> None:
         self._assets = tuple(assets)
         self.matching = LotMatching(matching)
@@ -197,6 +263,17 @@ class TradeTracker:
         self._closed: list[tuple[object, ...]] = []
         self._tags: dict[str, int] = {}  # exit reason -> code, in order of first use
         self._bar = 0
+        self._compile_after = None if compile_after is None else int(compile_after)
+        self._matched = 0  # fills through `on_fills` (counted for `compile_after`)
+        # The compiled mode's state (`_trades_nb` describes it), empty in the Python mode:
+        # lot rows (floats, ints), first/last lot per asset, closed-trade columns (floats,
+        # ints) and (open lots, closed trades).
+        self._lf = np.zeros((0, 6))
+        self._li = np.zeros((0, 6), dtype=np.int64)
+        self._ends = np.zeros((0, 2), dtype=np.int64)
+        self._cf = np.zeros((len(_RAW_FLOATS), 0))
+        self._ci = np.zeros((len(_RAW_INTS), 0), dtype=np.int64)
+        self._counts = np.zeros(2, dtype=np.int64)
 
     def _grow(self) -> None:
         cap = self._best.shape[0] * 2
@@ -215,6 +292,75 @@ class TradeTracker:
     def open_lot_count(self) -> int:
         """Return the number of open lots."""
         return self._n
+
+    @property
+    def is_compiled(self) -> bool:
+        """Return True once the tracker has switched to the compiled mode."""
+        return False
+
+    def use_compiled(self) -> bool:
+        """Switch to the compiled mode (imports numba), carrying the state over; idempotent.
+
+        The open lots keep their slots and their order per asset, and the trades closed so
+        far stay first in `to_polars`; every later result is the same bit for bit as the
+        Python mode would give. There is no way back.
+
+        Returns:
+            True if the tracker is now in the compiled mode, False if numba could not be
+            imported (the tracker stays in the Python mode and stops trying automatically).
+        """
+        try:
+            _kernels()
+        except ImportError:
+            self._compile_after = None
+            return False
+        n = self._n
+        n_assets = len(self._assets)
+        cap = max(self._best.shape[0], 1)
+        lf = np.zeros((cap, 6))
+        li = np.zeros((cap, 6), dtype=np.int64)
+        ends = np.full((n_assets, 2), -1, dtype=np.int64)
+        # `_trades_nb` columns: lf = qty, entry, cpu, spu, best, worst; li = asset, entry
+        # time, entry bar, next, prev, long
+        for k, lot in enumerate(self._slot_lot):
+            lf[k, :4] = (lot[1], lot[2], lot[5], lot[6])
+            li[k, :3] = (lot[0], lot[3], lot[4])
+        lf[:n, 4] = self._best[:n]
+        lf[:n, 5] = self._worst[:n]
+        li[:n, 5] = self._is_long[:n]
+        li[:n, 3:5] = -2  # `_trades_nb.ORPHAN`: a lot in no list (after `transfer(i, i)`)
+        for a, per_asset in enumerate(self._lots):
+            prev = -1
+            for lot in per_asset:
+                k = lot[7]
+                li[k, 4] = prev
+                li[k, 3] = -1
+                if prev >= 0:
+                    li[prev, 3] = k
+                else:
+                    ends[a, 0] = k
+                prev = k
+            ends[a, 1] = prev
+        m = len(self._closed)
+        cf = np.zeros((len(_RAW_FLOATS), _closed_capacity(2 * m)))
+        ci = np.zeros((len(_RAW_INTS), cf.shape[1]), dtype=np.int64)
+        if m:
+            raw = np.array(self._closed, dtype=_RAW_DTYPE)
+            for j, name in enumerate(_RAW_FLOATS):
+                cf[j, :m] = raw[name]
+            for j, name in enumerate(_RAW_INTS):
+                ci[j, :m] = raw[name]
+        self._lf, self._li, self._ends, self._cf, self._ci = lf, li, ends, cf, ci
+        self._counts = np.array([n, m], dtype=np.int64)
+        self._lots = []
+        self._slot_lot = []
+        self._closed = []
+        self._asset_of = np.zeros(0, dtype=np.int64)
+        self._is_long = np.zeros(0, dtype=np.bool_)
+        self._best = np.zeros(0)
+        self._worst = np.zeros(0)
+        self.__class__ = _CompiledTradeTracker
+        return True
 
     def on_fill(  # noqa: PLR0917 - also called positionally by Portfolio.apply_fills
         self,
@@ -321,9 +467,33 @@ class TradeTracker:
             slippage: Slippage cost of each whole fill, spread per unit, shape ``(F,)``.
             tag: Exit reason stored on the trades these fills close.
         """
-        # `on_fill`, `_close` and `_release` inlined, attributes held in locals, max/min as
-        # the comparisons they make (`max(x, p)` is `p if p > x else x`), `side * x` as x for
-        # a long (x is the result of an operation: times 1 it is itself, NaN included) and
+        limit = self._compile_after
+        if limit is not None:
+            if self._matched == 0 and "numba" in sys.modules and self.use_compiled():
+                # numba is already loaded: compiled from the first batch on
+                self.on_fills(rows, signed, price, timestamp, commission, slippage, tag)
+                return
+            self._match_fills(rows, signed, price, timestamp, commission, slippage, tag)
+            self._matched += rows.shape[0]
+            if self._matched >= limit:
+                self.use_compiled()
+            return
+        self._match_fills(rows, signed, price, timestamp, commission, slippage, tag)
+
+    def _match_fills(  # noqa: PLR0917 - hot path, positional
+        self,
+        rows: npt.NDArray[np.int64],
+        signed: npt.NDArray[np.float64],
+        price: npt.NDArray[np.float64],
+        timestamp: Timestamp,
+        commission: npt.NDArray[np.float64],
+        slippage: npt.NDArray[np.float64],
+        tag: str,
+    ) -> None:
+        # The Python mode's `on_fills`: `on_fill`, `_close` and `_release` inlined,
+        # attributes held in locals, max/min as the comparisons they make (`max(x, p)` is
+        # `p if p > x else x`), `side * x` as x for a long (x is the result of an operation:
+        # times 1 it is itself, NaN included) and
         # `-1.0 * x` for a short (what int * float computes): every float comes from the same
         # operations in the same order. Writes to the slot arrays (a new lot, a released slot
         # taking the last lot, an average-cost add) are held in `pending` (slot -> (asset,
@@ -666,72 +836,365 @@ class TradeTracker:
         """
         rows = self._closed
         if not rows:
-            return pl.DataFrame(schema=_TRADE_SCHEMA).with_columns(
-                pl.col("entry_time").cast(pl.Datetime("ns", "UTC")),
-                pl.col("exit_time").cast(pl.Datetime("ns", "UTC")),
-            )
+            return _trades_frame(self, {})
         raw = np.array(rows, dtype=_RAW_DTYPE)  # the raw rows as columns, in one C pass
-        asset = raw["asset"]
-        side = raw["side"]
-        take = raw["take"]
-        entry = raw["entry"]
-        price = raw["price"]
-        mult = np.asarray(self._mult, dtype=np.float64)[asset]
-        long = side > 0
-        # The scalar formulas, element by element in the same order: for a long,
-        # `1 * x` is x; for a short, `-1 * x` is `-1.0 * x`.
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            move = price - entry
-            gross = np.where(long, move, -1.0 * move) * take * mult
-            commission = take * (raw["lot_cpu"] + raw["cpu"])
-            net = gross - commission
-            basis = entry * take * mult
-            ret = np.where(basis != 0.0, net / basis, np.nan)
-            worst = raw["worst"] - entry
-            best = raw["best"] - entry
-            priced = entry != 0.0
-            mae = np.where(priced, np.where(long, worst, -1.0 * worst) / entry, np.nan)
-            mfe = np.where(priced, np.where(long, best, -1.0 * best) / entry, np.nan)
-            slippage = take * (raw["lot_spu"] + raw["spu"])
-        names = pl.Series(self._assets, dtype=pl.String)
-        reasons = pl.Series(list(self._tags), dtype=pl.String)
-        return pl.DataFrame(
-            {
-                "asset": names.gather(asset),
-                "side": side.astype(np.int8),
-                "quantity": take,
-                "entry_time": pl.Series(raw["entry_time"]).cast(pl.Datetime("ns", "UTC")),
-                "exit_time": pl.Series(raw["exit_time"]).cast(pl.Datetime("ns", "UTC")),
-                "entry_price": entry,
-                "exit_price": price,
-                "gross_pnl": gross,
-                "net_pnl": net,
-                "commission": commission,
-                "slippage": slippage,
-                "return": ret,
-                "mae": mae,
-                "mfe": mfe,
-                "bars_held": raw["exit_bar"] - raw["entry_bar"],
-                "exit_reason": reasons.gather(raw["tag"]),
-            }
-        )
+        return _trades_frame(self, {name: raw[name] for name in _RAW_DTYPE.names or ()})
 
     def open_trades(self) -> pl.DataFrame:
         """Return the open lots: asset, side, quantity, entry_time, entry_price, mae, mfe."""
         lots = [lot for per_asset in self._lots for lot in per_asset]
-        qty = np.array([lot[1] for lot in lots], dtype=np.float64)
-        entry = np.array([lot[2] for lot in lots], dtype=np.float64)
         slots = np.array([lot[7] for lot in lots], dtype=np.int64)
-        side = np.where(qty > 0, 1, -1)
-        return pl.DataFrame(
-            {
-                "asset": pl.Series([self._assets[lot[0]] for lot in lots], dtype=pl.String),
-                "side": pl.Series(side, dtype=pl.Int8),
-                "quantity": np.abs(qty),
-                "entry_time": datetime_series("entry_time", [lot[3] for lot in lots]),
-                "entry_price": entry,
-                "mae": side * (self._worst[slots] - entry) / entry,
-                "mfe": side * (self._best[slots] - entry) / entry,
-                "bars_held": pl.Series([self._bar - lot[4] for lot in lots], dtype=pl.Int64),
-            }
+        return _open_frame(
+            self,
+            [lot[0] for lot in lots],
+            np.array([lot[1] for lot in lots], dtype=np.float64),
+            np.array([lot[2] for lot in lots], dtype=np.float64),
+            [lot[3] for lot in lots],
+            [lot[4] for lot in lots],
+            self._best[slots],
+            self._worst[slots],
+        )
+
+
+def _trades_frame(tracker: TradeTracker, raw: Mapping[str, npt.NDArray[Any]]) -> pl.DataFrame:
+    # The frame of `to_polars` from the raw closed-trade columns (the fields of `_RAW_DTYPE`;
+    # empty: no trade), for both modes.
+    if not raw:
+        return pl.DataFrame(schema=_TRADE_SCHEMA).with_columns(
+            pl.col("entry_time").cast(pl.Datetime("ns", "UTC")),
+            pl.col("exit_time").cast(pl.Datetime("ns", "UTC")),
+        )
+    asset = raw["asset"]
+    side = raw["side"]
+    take = raw["take"]
+    entry = raw["entry"]
+    price = raw["price"]
+    mult = np.asarray(tracker._mult, dtype=np.float64)[asset]
+    long = side > 0
+    # The scalar formulas, element by element in the same order: for a long,
+    # `1 * x` is x; for a short, `-1 * x` is `-1.0 * x`.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        move = price - entry
+        gross = np.where(long, move, -1.0 * move) * take * mult
+        commission = take * (raw["lot_cpu"] + raw["cpu"])
+        net = gross - commission
+        basis = entry * take * mult
+        ret = np.where(basis != 0.0, net / basis, np.nan)
+        worst = raw["worst"] - entry
+        best = raw["best"] - entry
+        priced = entry != 0.0
+        mae = np.where(priced, np.where(long, worst, -1.0 * worst) / entry, np.nan)
+        mfe = np.where(priced, np.where(long, best, -1.0 * best) / entry, np.nan)
+        slippage = take * (raw["lot_spu"] + raw["spu"])
+    names = pl.Series(tracker._assets, dtype=pl.String)
+    reasons = pl.Series(list(tracker._tags), dtype=pl.String)
+    return pl.DataFrame(
+        {
+            "asset": names.gather(asset),
+            "side": side.astype(np.int8),
+            "quantity": take,
+            "entry_time": pl.Series(raw["entry_time"]).cast(pl.Datetime("ns", "UTC")),
+            "exit_time": pl.Series(raw["exit_time"]).cast(pl.Datetime("ns", "UTC")),
+            "entry_price": entry,
+            "exit_price": price,
+            "gross_pnl": gross,
+            "net_pnl": net,
+            "commission": commission,
+            "slippage": slippage,
+            "return": ret,
+            "mae": mae,
+            "mfe": mfe,
+            "bars_held": raw["exit_bar"] - raw["entry_bar"],
+            "exit_reason": reasons.gather(raw["tag"]),
+        }
+    )
+
+
+def _open_frame(  # noqa: PLR0917
+    tracker: TradeTracker,
+    asset: list[int],
+    qty: npt.NDArray[np.float64],
+    entry: npt.NDArray[np.float64],
+    entry_time: list[int],
+    entry_bar: list[int],
+    best: npt.NDArray[np.float64],
+    worst: npt.NDArray[np.float64],
+) -> pl.DataFrame:
+    # The frame of `open_trades` from the open lots' fields in list order, for both modes.
+    side = np.where(qty > 0, 1, -1)
+    return pl.DataFrame(
+        {
+            "asset": pl.Series([tracker._assets[a] for a in asset], dtype=pl.String),
+            "side": pl.Series(side, dtype=pl.Int8),
+            "quantity": np.abs(qty),
+            "entry_time": datetime_series("entry_time", entry_time),
+            "entry_price": entry,
+            "mae": side * (worst - entry) / entry,
+            "mfe": side * (best - entry) / entry,
+            "bars_held": pl.Series([tracker._bar - b for b in entry_bar], dtype=pl.Int64),
+        }
+    )
+
+
+class _CompiledTradeTracker(TradeTracker):
+    """A `TradeTracker` in the compiled mode (`use_compiled` turns a tracker into one).
+
+    The state is in the arrays `_trades_nb` describes (the Python mode's lot lists, slot
+    arrays and closed rows are empty); each method reads and writes those, with the same
+    float operations as the Python mode's.
+    """
+
+    __slots__ = ()
+
+    @property
+    def open_lot_count(self) -> int:
+        """Return the number of open lots."""
+        return int(self._counts.item(0))
+
+    @property
+    def is_compiled(self) -> bool:
+        """Return True: the tracker is in the compiled mode."""
+        return True
+
+    def use_compiled(self) -> bool:
+        """Do nothing: the tracker is in the compiled mode already.
+
+        Returns:
+            True.
+        """
+        return True
+
+    def _room(self, fills: int) -> None:
+        # Grow the arrays (doubling) to hold `fills` more lots and as many closed rows as
+        # `fills` fills can close (every open lot and one part of a lot per fill).
+        n = self._counts.item(0)
+        nc = self._counts.item(1)
+        cap = self._lf.shape[0]
+        if n + fills > cap:
+            while cap < n + fills:
+                cap *= 2
+            lf = np.zeros((cap, self._lf.shape[1]))
+            li = np.zeros((cap, self._li.shape[1]), dtype=np.int64)
+            lf[:n] = self._lf[:n]
+            li[:n] = self._li[:n]
+            self._lf = lf
+            self._li = li
+        need = nc + n + 2 * fills
+        if need > self._cf.shape[1]:
+            cap = _closed_capacity(need)
+            cf = np.zeros((self._cf.shape[0], cap))
+            ci = np.zeros((self._ci.shape[0], cap), dtype=np.int64)
+            cf[:, :nc] = self._cf[:, :nc]
+            ci[:, :nc] = self._ci[:, :nc]
+            self._cf = cf
+            self._ci = ci
+
+    def _slots(self, asset_index: int) -> list[int]:
+        # The slots of an asset's open lots, in entry order.
+        li_item = self._li.item
+        out = []
+        k = self._ends.item(asset_index, 0)
+        while k >= 0:
+            out.append(k)
+            k = li_item(k, 3)  # `_trades_nb.NEXT`
+        return out
+
+    def on_fill(  # noqa: PLR0917 - also called positionally by Portfolio.apply_fills
+        self,
+        asset_index: int,
+        signed_quantity: float,
+        price: float,
+        timestamp: Timestamp,
+        commission: float = 0.0,
+        slippage: float = 0.0,
+        tag: str = "",
+    ) -> None:
+        """Match a fill against the open lots of `asset_index` (see `TradeTracker.on_fill`).
+
+        Args:
+            asset_index: Position of the asset in `assets`.
+            signed_quantity: + bought, - sold.
+            price: Fill price per unit.
+            timestamp: Fill time, int ns UTC.
+            commission: Commission of the whole fill, spread per unit.
+            slippage: Slippage cost of the whole fill, spread per unit.
+            tag: Exit reason stored on the trades this fill closes.
+        """
+        counts = self._counts
+        n = counts.item(0)
+        nc = counts.item(1)
+        if not 0 <= asset_index < self._ends.shape[0]:
+            asset_index = range(self._ends.shape[0])[asset_index]  # IndexError if outside
+        if n + 1 > self._lf.shape[0] or nc + n + 2 > self._cf.shape[1]:
+            self._room(1)
+        tags = self._tags
+        code = tags.get(tag)
+        new = code is None
+        if code is None:
+            code = len(tags)  # (the code `_tag_code` gives it at its first close)
+        _kernels().fill_nb(
+            self._lf,
+            self._li,
+            self._ends,
+            self._cf,
+            self._ci,
+            counts,
+            asset_index,
+            float(signed_quantity),
+            float(price),
+            float(commission),
+            float(slippage),
+            int(timestamp),
+            self._bar,
+            code,
+            int(self.matching),
+        )
+        if new and counts.item(1) > nc:
+            tags[tag] = code
+
+    def on_fills(  # noqa: PLR0917 - hot path, positional
+        self,
+        rows: npt.NDArray[np.int64],
+        signed: npt.NDArray[np.float64],
+        price: npt.NDArray[np.float64],
+        timestamp: Timestamp,
+        commission: npt.NDArray[np.float64],
+        slippage: npt.NDArray[np.float64],
+        tag: str,
+    ) -> None:
+        """Match a batch of fills with one kernel call (see `TradeTracker.on_fills`).
+
+        Args:
+            rows: Position of each fill's asset in `assets`, shape ``(F,)``.
+            signed: Signed quantity per fill (+ bought, - sold), shape ``(F,)``.
+            price: Fill price per unit, shape ``(F,)``.
+            timestamp: Time of every fill, int ns UTC.
+            commission: Commission of each whole fill, spread per unit, shape ``(F,)``.
+            slippage: Slippage cost of each whole fill, spread per unit, shape ``(F,)``.
+            tag: Exit reason stored on the trades these fills close.
+
+        Raises:
+            IndexError: A row is not an asset index (no fill of the batch is booked).
+        """
+        f = rows.shape[0]
+        if f == 0:
+            return
+        counts = self._counts
+        n = counts.item(0)
+        nc = counts.item(1)
+        if n + f > self._lf.shape[0] or nc + n + 2 * f > self._cf.shape[1]:
+            self._room(f)
+        tags = self._tags
+        code = tags.get(tag)
+        new = code is None
+        if code is None:
+            code = len(tags)  # (the code `_tag_code` gives it at its first close)
+        if not _kernels().fills_nb(
+            self._lf,
+            self._li,
+            self._ends,
+            self._cf,
+            self._ci,
+            counts,
+            np.asarray(rows, dtype=np.int64),
+            np.asarray(signed, dtype=np.float64),
+            np.asarray(price, dtype=np.float64),
+            np.asarray(commission, dtype=np.float64),
+            np.asarray(slippage, dtype=np.float64),
+            int(timestamp),
+            self._bar,
+            code,
+            int(self.matching),
+        ):
+            raise IndexError(f"asset rows must be in [0, {self._ends.shape[0]}), were {rows}")
+        if new and counts.item(1) > nc:
+            tags[tag] = code
+
+    def update_excursions(
+        self, high_row: npt.NDArray[np.float64], low_row: npt.NDArray[np.float64]
+    ) -> None:
+        """Widen the best/worst prices of every open lot with this bar's high and low.
+
+        NaN entries (no bar) leave the lots of that asset unchanged.
+
+        Args:
+            high_row: High of the bar per asset, shape ``(A,)``.
+            low_row: Low of the bar per asset, shape ``(A,)``.
+        """
+        n = self._counts.item(0)
+        if n == 0:
+            return
+        _kernels().excursions_nb(
+            n,
+            self._lf,
+            self._li,
+            np.asarray(high_row, dtype=np.float64),
+            np.asarray(low_row, dtype=np.float64),
+        )
+
+    def split(self, asset_index: int, factor: float) -> None:
+        """Scale the open lots of an asset for a split: quantity x factor, prices / factor."""
+        slots = self._slots(asset_index)
+        if not slots:
+            return
+        idx = np.array(slots, dtype=np.intp)
+        lf = self._lf
+        lf[idx, 0] *= factor  # qty; then entry, cpu, spu, best, worst (`_trades_nb` columns)
+        for j in range(1, 6):
+            lf[idx, j] /= factor
+
+    def transfer(self, from_index: int, to_index: int) -> None:
+        """Move the open lots of one asset to another (symbol change)."""
+        ends = self._ends
+        assets = range(ends.shape[0])
+        from_index = assets[from_index]
+        to_index = assets[to_index]
+        slots = self._slots(from_index)
+        if not slots:
+            ends[from_index] = -1
+            return
+        li = self._li
+        idx = np.array(slots, dtype=np.intp)
+        li[idx, 0] = to_index  # `_trades_nb` columns: asset, .., next (3), prev (4)
+        if from_index == to_index:
+            # (as the Python mode: the lots leave every list, still open)
+            li[idx, 3] = -2
+            li[idx, 4] = -2
+            ends[from_index] = -1
+            return
+        first = slots[0]
+        tail = ends.item(to_index, 1)
+        if tail >= 0:
+            li[tail, 3] = first
+            li[first, 4] = tail
+        else:
+            ends[to_index, 0] = first
+        ends[to_index, 1] = slots[-1]
+        ends[from_index] = -1
+
+    def open_quantity(self, asset_index: int) -> float:
+        """Return the signed open quantity over the lots of an asset."""
+        return float(sum(self._lf[self._slots(asset_index), 0].tolist()))
+
+    def to_polars(self) -> pl.DataFrame:
+        """Return the closed trades as a frame with the columns of `TRADE_COLUMNS`.
+
+        Times are ``Datetime[ns, UTC]``; ``side`` is +1 (long) or -1 (short).
+        """
+        nc = self._counts.item(1)
+        if nc == 0:
+            return _trades_frame(self, {})
+        cf = self._cf[:, :nc].copy()  # (copies: the frame must not share the buffers)
+        ci = self._ci[:, :nc].copy()
+        raw = dict(zip(_RAW_FLOATS, cf, strict=True)) | dict(zip(_RAW_INTS, ci, strict=True))
+        return _trades_frame(self, raw)
+
+    def open_trades(self) -> pl.DataFrame:
+        """Return the open lots: asset, side, quantity, entry_time, entry_price, mae, mfe."""
+        slots = [k for a in range(self._ends.shape[0]) for k in self._slots(a)]
+        idx = np.array(slots, dtype=np.intp)
+        lf = self._lf[idx].T.copy()  # `_trades_nb` columns as rows
+        li = self._li[idx].T.copy()
+        return _open_frame(
+            self, li[0].tolist(), lf[0], lf[1], li[1].tolist(), li[2].tolist(), lf[4], lf[5]
         )
