@@ -177,12 +177,7 @@ def test_compiled_mode_equals_the_python_mode(
     _assert_same(copies[2], copies[0])
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    seed=st.integers(min_value=0, max_value=2**32 - 1),
-    matching=st.sampled_from(list(LotMatching)),
-)
-def test_compiled_mode_on_a_long_short_rebalance_flow(seed: int, matching: LotMatching) -> None:
+def _flow(seed: int, matching: LotMatching, bars: int) -> None:
     # many bars of rebalances of distinct assets: reversals, exits, adds, partial closes;
     # the arrays grow many times (capacity 1)
     rng = np.random.default_rng(seed)
@@ -193,8 +188,8 @@ def test_compiled_mode_on_a_long_short_rebalance_flow(seed: int, matching: LotMa
     compiled = TradeTracker(names, matching=matching, capacity=1, compile_after=None)
     compiled.use_compiled()
     switching = TradeTracker(names, matching=matching, capacity=1, compile_after=None)
-    switch_at = int(rng.integers(0, 40))
-    for bar in range(40):
+    switch_at = int(rng.integers(0, bars))
+    for bar in range(bars):
         if bar == switch_at:
             switching.use_compiled()
         rows = rng.choice(n_assets, 6, replace=False)
@@ -213,6 +208,25 @@ def test_compiled_mode_on_a_long_short_rebalance_flow(seed: int, matching: LotMa
             tt.advance_bar()
     _assert_same(compiled, py)
     _assert_same(switching, py)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32 - 1),
+    matching=st.sampled_from(list(LotMatching)),
+)
+def test_compiled_mode_on_a_long_short_rebalance_flow(seed: int, matching: LotMatching) -> None:
+    _flow(seed, matching, 40)
+
+
+@pytest.mark.parametrize("matching", list(LotMatching))
+@pytest.mark.parametrize("seed", range(3))
+def test_closed_trades_over_many_chunks(
+    seed: int, matching: LotMatching, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # chunks just large enough for the next batch: a new chunk almost every bar
+    monkeypatch.setattr(trades, "_closed_capacity", lambda need: need + seed)
+    _flow(seed, matching, 200)
 
 
 def test_the_switch_carries_over_the_trades_and_lots_in_order() -> None:

@@ -138,10 +138,13 @@ _RAW_FLOATS: Final = tuple(n for n in _RAW_DTYPE.names or () if _RAW_DTYPE[n].ki
 _RAW_INTS: Final = tuple(n for n in _RAW_DTYPE.names or () if _RAW_DTYPE[n].kind == "i")
 
 
-# The compiled mode's closed-trade columns are rows of one array per dtype; their length is a
-# power of two plus this many (3 cache lines): with a power-of-two length the 16 cells of one
-# trade share a cache set and every write of the kernel misses (~50x slower).
+# The compiled mode keeps the closed trades in chunks: columns of one array per dtype, a new
+# chunk when the current one could run out (no copy on growth: each page is written once).
+# A chunk's length is a power of two plus `_ROW_PAD` (3 cache lines): with a power-of-two
+# length the 16 cells of one trade share a cache set and every write of the kernel misses
+# (~50x slower). Chunks grow with the number of trades up to `_MAX_CHUNK`.
 _ROW_PAD = 24
+_MAX_CHUNK = 1 << 16
 
 
 def _closed_capacity(need: int) -> int:
@@ -214,6 +217,7 @@ class TradeTracker:
         "_compile_after",
         "_counts",
         "_ends",
+        "_full",
         "_is_long",
         "_lf",
         "_li",
@@ -266,14 +270,16 @@ class TradeTracker:
         self._compile_after = None if compile_after is None else int(compile_after)
         self._matched = 0  # fills through `on_fills` (counted for `compile_after`)
         # The compiled mode's state (`_trades_nb` describes it), empty in the Python mode:
-        # lot rows (floats, ints), first/last lot per asset, closed-trade columns (floats,
-        # ints) and (open lots, closed trades).
+        # lot rows (floats, ints), first/last lot per asset, the current chunk of closed
+        # trades (floats, ints), (open lots, closed trades in the current chunk) and the
+        # earlier chunks, each (floats, ints) cut to its trades.
         self._lf = np.zeros((0, 6))
         self._li = np.zeros((0, 6), dtype=np.int64)
         self._ends = np.zeros((0, 2), dtype=np.int64)
         self._cf = np.zeros((len(_RAW_FLOATS), 0))
         self._ci = np.zeros((len(_RAW_INTS), 0), dtype=np.int64)
         self._counts = np.zeros(2, dtype=np.int64)
+        self._full: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]] = []
 
     def _grow(self) -> None:
         cap = self._best.shape[0] * 2
@@ -342,16 +348,19 @@ class TradeTracker:
                 prev = k
             ends[a, 1] = prev
         m = len(self._closed)
-        cf = np.zeros((len(_RAW_FLOATS), _closed_capacity(2 * m)))
-        ci = np.zeros((len(_RAW_INTS), cf.shape[1]), dtype=np.int64)
-        if m:
+        if m:  # the trades closed so far: the first chunk
             raw = np.array(self._closed, dtype=_RAW_DTYPE)
-            for j, name in enumerate(_RAW_FLOATS):
-                cf[j, :m] = raw[name]
-            for j, name in enumerate(_RAW_INTS):
-                ci[j, :m] = raw[name]
-        self._lf, self._li, self._ends, self._cf, self._ci = lf, li, ends, cf, ci
-        self._counts = np.array([n, m], dtype=np.int64)
+            self._full = [
+                (
+                    np.array([raw[name] for name in _RAW_FLOATS], dtype=np.float64),
+                    np.array([raw[name] for name in _RAW_INTS], dtype=np.int64),
+                )
+            ]
+        cap = _closed_capacity(min(m, _MAX_CHUNK))
+        self._cf = np.zeros((len(_RAW_FLOATS), cap))
+        self._ci = np.zeros((len(_RAW_INTS), cap), dtype=np.int64)
+        self._lf, self._li, self._ends = lf, li, ends
+        self._counts = np.array([n, 0], dtype=np.int64)
         self._lots = []
         self._slot_lot = []
         self._closed = []
@@ -856,14 +865,18 @@ class TradeTracker:
         )
 
 
-def _trades_frame(tracker: TradeTracker, raw: Mapping[str, npt.NDArray[Any]]) -> pl.DataFrame:
+def _trades_frame(tracker: TradeTracker, columns: Mapping[str, npt.NDArray[Any]]) -> pl.DataFrame:
     # The frame of `to_polars` from the raw closed-trade columns (the fields of `_RAW_DTYPE`;
     # empty: no trade), for both modes.
-    if not raw:
+    if not columns:
         return pl.DataFrame(schema=_TRADE_SCHEMA).with_columns(
             pl.col("entry_time").cast(pl.Datetime("ns", "UTC")),
             pl.col("exit_time").cast(pl.Datetime("ns", "UTC")),
         )
+    # Contiguous columns in both modes (the Python mode's fields of a structured array are
+    # strided): numpy runs the same loops on both, so that even the sign bit of a NaN made
+    # from two NaNs (which operand's NaN a loop returns) is the same.
+    raw = {name: np.ascontiguousarray(col) for name, col in columns.items()}
     asset = raw["asset"]
     side = raw["side"]
     take = raw["take"]
@@ -965,8 +978,9 @@ class _CompiledTradeTracker(TradeTracker):
         return True
 
     def _room(self, fills: int) -> None:
-        # Grow the arrays (doubling) to hold `fills` more lots and as many closed rows as
-        # `fills` fills can close (every open lot and one part of a lot per fill).
+        # Make room for `fills` more lots (doubling the lot arrays) and as many closed trades
+        # as `fills` fills can close (every open lot and one part of a lot per fill; a new
+        # chunk).
         n = self._counts.item(0)
         nc = self._counts.item(1)
         cap = self._lf.shape[0]
@@ -979,15 +993,16 @@ class _CompiledTradeTracker(TradeTracker):
             li[:n] = self._li[:n]
             self._lf = lf
             self._li = li
-        need = nc + n + 2 * fills
-        if need > self._cf.shape[1]:
-            cap = _closed_capacity(need)
-            cf = np.zeros((self._cf.shape[0], cap))
-            ci = np.zeros((self._ci.shape[0], cap), dtype=np.int64)
-            cf[:, :nc] = self._cf[:, :nc]
-            ci[:, :nc] = self._ci[:, :nc]
-            self._cf = cf
-            self._ci = ci
+        need = n + 2 * fills
+        if nc + need > self._cf.shape[1]:
+            # the current chunk is done; the next one grows with the trades so far
+            if nc:
+                self._full.append((self._cf[:, :nc], self._ci[:, :nc]))
+                self._counts[1] = 0
+            total = sum(cf.shape[1] for cf, _ in self._full)
+            cap = _closed_capacity(max(need, min(total, _MAX_CHUNK)))
+            self._cf = np.zeros((self._cf.shape[0], cap))
+            self._ci = np.zeros((self._ci.shape[0], cap), dtype=np.int64)
 
     def _slots(self, asset_index: int) -> list[int]:
         # The slots of an asset's open lots, in entry order.
@@ -1182,19 +1197,29 @@ class _CompiledTradeTracker(TradeTracker):
         Times are ``Datetime[ns, UTC]``; ``side`` is +1 (long) or -1 (short).
         """
         nc = self._counts.item(1)
-        if nc == 0:
+        if nc == 0 and not self._full:
             return _trades_frame(self, {})
-        cf = self._cf[:, :nc].copy()  # (copies: the frame must not share the buffers)
-        ci = self._ci[:, :nc].copy()
-        raw = dict(zip(_RAW_FLOATS, cf, strict=True)) | dict(zip(_RAW_INTS, ci, strict=True))
+        chunks = [*self._full, (self._cf[:, :nc], self._ci[:, :nc])]
+        # new arrays (the frame must not share the chunks' buffers), rows contiguous
+        floats = np.concatenate([f for f, _ in chunks], axis=1)
+        ints = np.concatenate([i for _, i in chunks], axis=1)
+        raw = dict(zip(_RAW_FLOATS, floats, strict=True)) | dict(zip(_RAW_INTS, ints, strict=True))
         return _trades_frame(self, raw)
 
     def open_trades(self) -> pl.DataFrame:
         """Return the open lots: asset, side, quantity, entry_time, entry_price, mae, mfe."""
         slots = [k for a in range(self._ends.shape[0]) for k in self._slots(a)]
         idx = np.array(slots, dtype=np.intp)
-        lf = self._lf[idx].T.copy()  # `_trades_nb` columns as rows
-        li = self._li[idx].T.copy()
+        lf = self._lf
+        li = self._li[idx]
+        # each float column a new array, as the Python mode's (the same numpy loops)
         return _open_frame(
-            self, li[0].tolist(), lf[0], lf[1], li[1].tolist(), li[2].tolist(), lf[4], lf[5]
+            self,
+            li[:, 0].tolist(),
+            lf[idx, 0],
+            lf[idx, 1],
+            li[:, 1].tolist(),
+            li[:, 2].tolist(),
+            lf[idx, 4],
+            lf[idx, 5],
         )
