@@ -7,8 +7,8 @@ docstring) operation for operation: the same float operations in the same order,
 the comparisons the Python code makes, no fastmath, so that both modes give the same floats
 bit for bit (tests/test_trades_compiled.py).
 
-State layout (all arrays owned by the tracker, grown by doubling in Python before a call so
-that a kernel never runs out of room):
+State layout (all arrays owned by the tracker, which makes room in Python before each call,
+so that a kernel never runs out of it):
 
 - ``lf`` float64 ``(cap, 6)``: a row per lot slot, columns `QTY` (signed), `ENTRY`, `CPU`,
   `SPU` (commission/slippage per unit), `BEST`, `WORST`. Open lots are dense in slots
@@ -17,8 +17,10 @@ that a kernel never runs out of room):
   `PREV` (the asset's lots in entry order as a doubly linked list; -1 ends it, `ORPHAN` marks
   a lot in no list) and `LONG` (1 long, 0 short).
 - ``ends`` int64 ``(A, 2)``: first and last slot of each asset's list (-1: no lot).
-- ``cf`` float64 ``(9, ccap)`` and ``ci`` int64 ``(7, ccap)``: the closed (parts of) lots,
-  one column each, rows in the order of ``trades._RAW_DTYPE``'s float and int fields.
+- ``cf`` float64 ``(9, ccap)`` and ``ci`` int64 ``(7, ccap)``: the current chunk of closed
+  (parts of) lots, one column each, rows in the order of ``trades._RAW_DTYPE``'s float and
+  int fields (the tracker starts a new chunk when this one could run out).
+- ``counts`` int64 ``(2,)``: the number of open lots and of closed trades in the chunk.
 """
 
 # Plain `if x < m: m = x` updates: the comparisons the Python code makes (max() and min()
