@@ -19,6 +19,7 @@ deposits, ``income`` dividends and interest, ``costs`` commissions and borrow fe
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -853,8 +854,48 @@ class Portfolio:
         commission: npt.NDArray[np.float64],
     ) -> None:
         # The array part of `_apply_fills_batch` (positions, cash, totals; not the trades).
-        n = idx.shape[0]
         self._memo.clear()
+        if "numba" in sys.modules:  # its compiled twin (never imports numba itself)
+            from ml4t.backtest.portfolio._book_nb import book_arrays_nb  # noqa: PLC0415
+
+            totals = self.totals
+            state = np.array(
+                [
+                    self._cash.item(0),
+                    self._costs.item(0),
+                    totals["commission"],
+                    totals["traded_notional"],
+                ]
+            )
+            book_arrays_nb(
+                np.ascontiguousarray(idx, dtype=np.int64),
+                np.ascontiguousarray(signed, dtype=np.float64),
+                np.ascontiguousarray(price, dtype=np.float64),
+                np.ascontiguousarray(commission, dtype=np.float64),
+                self._mult,
+                self._qty,
+                self._avg,
+                self._realized,
+                self._last,
+                state,
+                _ZERO,
+            )
+            self._cash[0] = state.item(0)
+            self._costs[0] = state.item(1)
+            totals["commission"] = state.item(2)
+            totals["traded_notional"] = state.item(3)
+            return
+        self._book_arrays_numpy(idx, signed, price, commission)
+
+    def _book_arrays_numpy(
+        self,
+        idx: npt.NDArray[np.integer[Any]],
+        signed: npt.NDArray[np.float64],
+        price: npt.NDArray[np.float64],
+        commission: npt.NDArray[np.float64],
+    ) -> None:
+        # `_book_arrays` with numpy alone (the reference of `_book_nb.book_arrays_nb`).
+        n = idx.shape[0]
         mult = self._mult[idx]
         old = self._qty[idx]
         avg_old = self._avg[idx]

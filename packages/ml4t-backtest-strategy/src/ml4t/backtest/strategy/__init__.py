@@ -14,6 +14,7 @@ from ml4t.backtest.strategy.config import (
     AccountSpec,
     BacktestConfig,
     CashShortfallPolicy,
+    CompiledMode,
     FillTiming,
     IntrabarPolicy,
     RiskConfig,
@@ -61,6 +62,7 @@ __all__ = [
     "PRESETS",
     "RiskConfig",
     "ShareRounding",
+    "CompiledMode",
     "SizingSpec",
     "register_preset",
     # strategy API

@@ -18,7 +18,7 @@ from ml4t.backtest.strategy._rebalance import EPS
 __all__ = ["rebalance_trades_nb"]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def rebalance_trades_nb(  # noqa: PLR0917
     target_w: npt.NDArray[np.float64],
     equity: float,

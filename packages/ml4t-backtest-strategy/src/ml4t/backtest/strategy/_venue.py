@@ -7,6 +7,7 @@ construction lives here, so that a change in those layers' surfaces is a change 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -45,6 +46,7 @@ __all__ = [
     "compute_metrics",
     "fingerprint",
     "in_thread",
+    "load_compiled",
     "make_broker",
     "make_portfolio",
     "reject_local",
@@ -76,6 +78,25 @@ def make_portfolio(config: BacktestConfig, feed: Any) -> Portfolio:
         base_currency=config.base_currency,
         account=policy,
     )
+
+
+# The compiled twins of the per-bar work (each imports numba), loaded by `load_compiled`.
+COMPILED_MODULES = (
+    "ml4t.backtest.execution.nb",
+    "ml4t.backtest.portfolio._book_nb",
+    "ml4t.backtest.portfolio._trades_nb",
+    "ml4t.backtest.strategy._rebalance_nb",
+)
+
+
+def load_compiled() -> None:
+    """Import numba and the compiled twins of the per-bar work (``compiled="on"``).
+
+    The twins check ``"numba" in sys.modules`` and run from then on in this process (the
+    trade tracker from its first batch of fills); see `CompiledMode`.
+    """
+    for name in COMPILED_MODULES:
+        importlib.import_module(name)
 
 
 def supports_lazy(broker: Any) -> bool:

@@ -53,6 +53,7 @@ __all__ = [
     "PerShareCommissionSpec",
     "PRESETS",
     "RebalanceOrder",
+    "CompiledMode",
     "RiskConfig",
     "ShareRounding",
     "SizingSpec",
@@ -175,6 +176,27 @@ class RebalanceOrder(StrEnum):
 
     ASSET = "asset"
     VALUE = "value"
+
+
+class CompiledMode(StrEnum):
+    """When an event-driven run uses the compiled (numba) twins of its per-bar work.
+
+    The twins (the trade tracker's lot matching, the portfolio's batch booking and
+    `Strategy.rebalance`'s target arithmetic) give the same numbers bit for bit as their
+    numpy/Python forms; they only change the speed. Loading numba costs about 1-2 s and
+    120 MB once per process (ADR 0008, ADR 0011).
+
+    ``AUTO`` (default): the twins run when numba is already loaded in the process (the
+    fast path, a priced order or an earlier ``ON`` run loaded it), and the trade tracker
+    switches by itself after 1,000,000 fills; a single run in a fresh process stays in
+    Python. ``ON``: the run loads numba when it starts, so every twin runs from its first
+    bar: worth it for parameter sweeps, walk-forward loops and long runs in one process.
+
+    .. versionadded:: 0.2
+    """
+
+    AUTO = "auto"
+    ON = "on"
 
 
 class ShareRounding(StrEnum):
@@ -657,6 +679,8 @@ class BacktestConfig(BaseModel):
         share_rounding: Rounding of helper-computed quantities.
         close_positions_at_end: Close every open position at the last bar's close.
         seed: Seed for anything random (look-ahead audit cut points, random fills).
+        compiled: When the run uses the compiled twins of its per-bar work (`CompiledMode`;
+            the results are the same either way).
 
     Example:
         >>> cfg = BacktestConfig(initial_cash=50_000, commission={"kind": "none"})
@@ -695,6 +719,7 @@ class BacktestConfig(BaseModel):
     share_rounding: ShareRounding = ShareRounding.INTEGER
     close_positions_at_end: bool = False
     seed: int = Field(default=0, ge=0)
+    compiled: CompiledMode = CompiledMode.AUTO
 
     _preset_loader: ClassVar[str] = "ml4t.backtest.strategy.presets"
 

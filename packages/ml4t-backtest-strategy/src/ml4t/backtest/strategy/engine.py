@@ -54,7 +54,7 @@ from ml4t.backtest.core.events import CorporateActionEvent, FillEvent, MarketEve
 from ml4t.backtest.core.types import AssetId, Timestamp, format_timestamp
 from ml4t.backtest.strategy import _venue
 from ml4t.backtest.strategy.bar import Bar
-from ml4t.backtest.strategy.config import AccountPolicy, BacktestConfig
+from ml4t.backtest.strategy.config import AccountPolicy, BacktestConfig, CompiledMode
 from ml4t.backtest.strategy.interface import PortfolioView
 from ml4t.backtest.strategy.result import (
     FILLS_SCHEMA,
@@ -253,6 +253,8 @@ class _Run:
         self.feed = feed
         self.strategy = strategy
         self.config = config
+        if config.compiled is CompiledMode.ON:
+            _venue.load_compiled()  # numba and the compiled twins, before the portfolio
         self.trace: list[tuple[int, str]] | None = None
         self.progress: Callable[[int, int], None] | None = None
         self.assets: tuple[AssetId, ...] = tuple(feed.assets)
