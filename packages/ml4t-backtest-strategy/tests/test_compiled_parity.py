@@ -20,7 +20,7 @@ from polars.testing import assert_frame_equal
 
 # The runs, as source: executed here and in the subprocess (which must not import numba).
 RUNS = textwrap.dedent(
-    '''
+    """
     import numpy as np
 
     from ml4t.backtest.core.data import DataFeed
@@ -82,13 +82,13 @@ RUNS = textwrap.dedent(
             out.append({name: getattr(r, name) for name in
                         ("equity_curve", "trades", "fills", "orders", "positions", "metrics")})
         return out
-    '''
+    """
 )
 
 
 def _runs(compiled: str) -> list[dict[str, Any]]:
     namespace: dict[str, Any] = {}
-    exec(compile(RUNS, "<runs>", "exec"), namespace)  # noqa: S102 - the test's own source
+    exec(compile(RUNS, "<runs>", "exec"), namespace)
     result: list[dict[str, Any]] = namespace["run_all"](compiled)
     return result
 
@@ -110,7 +110,7 @@ def test_compiled_runs_equal_runs_without_numba(tmp_path: Path) -> None:
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     with out.open("rb") as fh:
-        reference = pickle.load(fh)  # noqa: S301 - written by this test
+        reference = pickle.load(fh)
     compiled = _runs("on")
     assert "numba" in sys.modules
     assert len(compiled) == len(reference)

@@ -696,6 +696,39 @@ class Portfolio:
             ...                 np.array([100.0, 100.0])).tolist()
             [True, False]
         """
+        if (
+            "numba" in sys.modules
+            and isinstance(assets, np.ndarray)
+            and assets.dtype.kind in "iu"
+            and self._cash.shape[0] == 1
+            and self._short_blocked is not None
+        ):  # rows in one currency: the compiled twin (never imports numba itself)
+            from ml4t.backtest.portfolio._check_nb import check_orders_nb  # noqa: PLC0415
+
+            available = self._available()
+            ok_nb: npt.NDArray[np.bool_] = check_orders_nb(
+                assets.astype(np.int64, copy=False),
+                np.ascontiguousarray(sides, dtype=np.float64),
+                np.ascontiguousarray(quantities, dtype=np.float64),
+                np.ascontiguousarray(prices, dtype=np.float64),
+                self._qty,
+                self._short_blocked,
+                self._mult,
+                self._init_rate,
+                self._init_pc,
+                available + 1e-9 * max(abs(available), 1.0),
+            )
+            return ok_nb
+        return self._check_orders_numpy(assets, sides, quantities, prices)
+
+    def _check_orders_numpy(
+        self,
+        assets: Sequence[AssetId] | npt.NDArray[np.integer[Any]],
+        sides: npt.NDArray[np.float64],
+        quantities: npt.NDArray[np.float64],
+        prices: npt.NDArray[np.float64],
+    ) -> npt.NDArray[np.bool_]:
+        # `check_orders` with numpy alone (the reference of `_check_nb.check_orders_nb`).
         idx, known, fx = self._rows_of(assets)
         q = np.asarray(quantities, dtype=np.float64)
         price = np.asarray(prices, dtype=np.float64)

@@ -84,6 +84,7 @@ def make_portfolio(config: BacktestConfig, feed: Any) -> Portfolio:
 COMPILED_MODULES = (
     "ml4t.backtest.execution.nb",
     "ml4t.backtest.portfolio._book_nb",
+    "ml4t.backtest.portfolio._check_nb",
     "ml4t.backtest.portfolio._trades_nb",
     "ml4t.backtest.strategy._rebalance_nb",
 )
