@@ -97,6 +97,7 @@ _NEVER: Final = np.iinfo(np.int64).max
 _PHASE_ANY: Final = 0  # matched in process_bar against the whole bar
 _PHASE_OPEN: Final = 1  # opening auction only (MOO / OPG)
 _PHASE_CLOSE: Final = 2  # matched in process_close at the close
+_FEW_SLOTS: Final = 4  # books of up to this many orders are scanned slot by slot
 _STATS_SPAN: Final = 20  # bars in the EWMA of volume and squared returns
 _LIMITED: Final = (OrderType.LIMIT, OrderType.STOP_LIMIT)
 _IOC_FOK: Final = (int(TimeInForce.IOC), int(TimeInForce.FOK))
@@ -1502,13 +1503,31 @@ class SimulationBroker:
             self._pend_pos.fill(0.0)
             if self._n_gtd:
                 self._expire_gtd(timestamp)
-            n = self._cap
-            mask = (
-                self._s_active[:n] & (self._s_elig[:n] <= t) & (self._s_phase[:n] != _PHASE_CLOSE)
-            )
-            if not session_start:
-                mask &= self._s_phase[:n] != _PHASE_OPEN
-            idx = mask.nonzero()[0]  # 1-D: flatnonzero without its ravel
+            slots = self._slot_of  # every order in the book (free slots are inactive)
+            if len(slots) <= _FEW_SLOTS:
+                # a few orders (a one-asset strategy): the mask below, slot by slot
+                active, elig, phase = self._s_active, self._s_elig, self._s_phase
+                idx = np.array(
+                    sorted(
+                        s
+                        for s in slots.values()
+                        if active.item(s)
+                        and elig.item(s) <= t
+                        and phase.item(s) != _PHASE_CLOSE
+                        and (session_start or phase.item(s) != _PHASE_OPEN)
+                    ),
+                    dtype=np.intp,
+                )
+            else:
+                n = self._cap
+                mask = (
+                    self._s_active[:n]
+                    & (self._s_elig[:n] <= t)
+                    & (self._s_phase[:n] != _PHASE_CLOSE)
+                )
+                if not session_start:
+                    mask &= self._s_phase[:n] != _PHASE_OPEN
+                idx = mask.nonzero()[0]  # 1-D: flatnonzero without its ravel
             if idx.size:
                 market = open
                 if self.fill_timing is _FillTiming_PRICE_COLUMN and fill_price is not None:

@@ -36,6 +36,7 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -1204,20 +1205,28 @@ class _Run:
         new_event = tuple.__new__
         progress, report_every, next_report = self._report_progress()
         chunk = 8192
-        o_l: list[float] = []
-        h_l: list[float] = []
-        l_l: list[float] = []
-        c_l: list[float] = []
-        v_l: list[float] = []
+        make_event = partial(new_event, MarketEvent)
+        events_l: list[MarketEvent] = []
         hb_l: list[bool] = []
         for start in range(0, n_t, chunk):
             stop = min(start + chunk, n_t)
-            if md_single:  # this chunk's bar values as Python floats, taken once
-                o_l = o_arr[start:stop, 0].tolist()
-                h_l = h_arr[start:stop, 0].tolist()
-                l_l = l_arr[start:stop, 0].tolist()
-                c_l = c_arr[start:stop, 0].tolist()
-                v_l = v_arr[start:stop, 0].tolist()
+            if md_single:
+                # this chunk's events, built in C from its bar values as Python floats (the
+                # strategy gets each at its own bar, as if built there)
+                events_l = list(
+                    map(
+                        make_event,
+                        zip(
+                            ts_list[start:stop],
+                            repeat(asset0),
+                            o_arr[start:stop, 0].tolist(),
+                            h_arr[start:stop, 0].tolist(),
+                            l_arr[start:stop, 0].tolist(),
+                            c_arr[start:stop, 0].tolist(),
+                            v_arr[start:stop, 0].tolist(),
+                        ),
+                    )
+                )
                 hb_l = has_bar[start:stop, 0].tolist()
             for t in range(start, stop):
                 self.t = t
@@ -1257,12 +1266,7 @@ class _Run:
                     k = t - start
                     if hb_l[k]:
                         try:
-                            on_md(
-                                new_event(
-                                    MarketEvent,
-                                    (ts_list[t], asset0, o_l[k], h_l[k], l_l[k], c_l[k], v_l[k]),
-                                )
-                            )
+                            on_md(events_l[k])
                         except Exception:
                             self.callback = "on_market_data"
                             self.cb_asset = asset0
