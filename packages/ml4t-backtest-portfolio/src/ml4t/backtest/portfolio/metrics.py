@@ -47,7 +47,6 @@ payoff_ratio           ``mean(winning net_pnl) / |mean(losing net_pnl)|``
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from types import ModuleType
 from typing import NamedTuple, TypeAlias
@@ -56,6 +55,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from ml4t.backtest.core.compiled import compiled_twins
 from ml4t.backtest.core.errors import ConfigError
 from ml4t.backtest.core.types import NS_PER_DAY
 from ml4t.backtest.portfolio._frames import to_ns
@@ -401,11 +401,7 @@ def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
 def _compiled() -> ModuleType | None:
     # The compiled twins (`_metrics_nb`) when numba is already loaded in this process, else
     # None: the metrics never import numba themselves (ADR 0008).
-    if "numba" not in sys.modules:
-        return None
-    from ml4t.backtest.portfolio import _metrics_nb  # noqa: PLC0415
-
-    return _metrics_nb
+    return compiled_twins("ml4t.backtest.portfolio._metrics_nb")
 
 
 def _drawdown_stats(r: npt.NDArray[np.float64]) -> tuple[float, int]:

@@ -19,7 +19,6 @@ deposits, ``income`` dividends and interest, ``costs`` commissions and borrow fe
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
@@ -29,6 +28,7 @@ import polars as pl
 
 from ml4t.backtest.core.arrays import all_distinct
 from ml4t.backtest.core.assets import Asset, AssetRegistry, Future
+from ml4t.backtest.core.compiled import compiled_twins
 from ml4t.backtest.core.enums import CorporateActionType, OrderSide
 from ml4t.backtest.core.errors import ConfigError, UnknownAssetError
 from ml4t.backtest.core.events import CorporateActionEvent, FillEvent
@@ -696,17 +696,16 @@ class Portfolio:
             ...                 np.array([100.0, 100.0])).tolist()
             [True, False]
         """
+        nb = compiled_twins("ml4t.backtest.portfolio._check_nb")
         if (
-            "numba" in sys.modules
+            nb is not None
             and isinstance(assets, np.ndarray)
             and assets.dtype.kind in "iu"
             and self._cash.shape[0] == 1
             and self._short_blocked is not None
-        ):  # rows in one currency: the compiled twin (never imports numba itself)
-            from ml4t.backtest.portfolio._check_nb import check_orders_nb  # noqa: PLC0415
-
+        ):  # rows in one currency: the compiled twin
             available = self._available()
-            ok_nb: npt.NDArray[np.bool_] = check_orders_nb(
+            ok_nb: npt.NDArray[np.bool_] = nb.check_orders_nb(
                 assets.astype(np.int64, copy=False),
                 np.ascontiguousarray(sides, dtype=np.float64),
                 np.ascontiguousarray(quantities, dtype=np.float64),
@@ -888,9 +887,8 @@ class Portfolio:
     ) -> None:
         # The array part of `_apply_fills_batch` (positions, cash, totals; not the trades).
         self._memo.clear()
-        if "numba" in sys.modules:  # its compiled twin (never imports numba itself)
-            from ml4t.backtest.portfolio._book_nb import book_arrays_nb  # noqa: PLC0415
-
+        nb = compiled_twins("ml4t.backtest.portfolio._book_nb")
+        if nb is not None:  # its compiled twin
             totals = self.totals
             state = np.array(
                 [
@@ -900,7 +898,7 @@ class Portfolio:
                     totals["traded_notional"],
                 ]
             )
-            book_arrays_nb(
+            nb.book_arrays_nb(
                 np.ascontiguousarray(idx, dtype=np.int64),
                 np.ascontiguousarray(signed, dtype=np.float64),
                 np.ascontiguousarray(price, dtype=np.float64),

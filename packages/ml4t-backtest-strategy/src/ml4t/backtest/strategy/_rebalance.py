@@ -12,11 +12,10 @@ same float operations in one loop. `tests/test_rebalance_trades.py` checks them 
 
 from __future__ import annotations
 
-import sys
-from types import ModuleType
-
 import numpy as np
 import numpy.typing as npt
+
+from ml4t.backtest.core.compiled import compiled_twins
 
 __all__ = ["EPS", "numpy_trades", "rebalance_trades"]
 
@@ -24,15 +23,6 @@ EPS = 1e-9  # tolerance when snapping a quantity to its grid (as `round_quantity
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-def _compiled() -> ModuleType | None:
-    # The compiled twin when numba is loaded in this process, else None (never imports it).
-    if "numba" not in sys.modules:
-        return None
-    from ml4t.backtest.strategy import _rebalance_nb  # noqa: PLC0415 - loaded on demand
-
-    return _rebalance_nb
 
 
 def rebalance_trades(  # noqa: PLR0917 - internal, positional arrays
@@ -61,7 +51,7 @@ def rebalance_trades(  # noqa: PLR0917 - internal, positional arrays
         ``(columns, quantities, n_sells)``; an unpriced column with a zero weight is
         flattened (``-current``) whatever the price the fill will find.
     """
-    nb = _compiled()
+    nb = compiled_twins("ml4t.backtest.strategy._rebalance_nb")
     if nb is not None:
         f64 = np.float64
         columns, quantities, n_sells = nb.rebalance_trades_nb(
