@@ -48,7 +48,6 @@ __all__ = [
     "SPU",
     "WORST",
     "excursions_nb",
-    "fill_nb",
     "fills_nb",
 ]
 
@@ -160,7 +159,8 @@ def _fill(
     tag: int,
     matching: int,
 ) -> None:
-    # `fill_nb`, inlined into the batch loop
+    # One fill against the open lots of asset `a` (`TradeTracker.on_fill`), inlined into
+    # the batch loop of `fills_nb`.
     size = abs(q)
     if size == 0.0:
         return
@@ -266,32 +266,6 @@ def _fill(
         ends[a, 0] = k
     ends[a, 1] = k
     counts[0] = n + 1
-
-
-@njit(cache=True)
-def fill_nb(
-    lf: npt.NDArray[np.float64],
-    li: npt.NDArray[np.int64],
-    ends: npt.NDArray[np.int64],
-    cf: npt.NDArray[np.float64],
-    ci: npt.NDArray[np.int64],
-    counts: npt.NDArray[np.int64],
-    a: int,
-    q: float,
-    p: float,
-    c: float,
-    s: float,
-    timestamp: int,
-    bar: int,
-    tag: int,
-    matching: int,
-) -> None:
-    """Match one fill against the open lots of asset `a`; twin of `TradeTracker.on_fill`.
-
-    ``counts`` holds ``(open lots, closed rows)`` and is updated in place; the arrays must
-    have room for one more lot and for ``open lots + 2`` more closed rows.
-    """
-    _fill(lf, li, ends, cf, ci, counts, a, q, p, c, s, timestamp, bar, tag, matching)
 
 
 @njit(cache=True)

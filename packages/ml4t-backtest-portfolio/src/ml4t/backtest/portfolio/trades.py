@@ -1039,37 +1039,18 @@ class _CompiledTradeTracker(TradeTracker):
             slippage: Slippage cost of the whole fill, spread per unit.
             tag: Exit reason stored on the trades this fill closes.
         """
-        counts = self._counts
-        n = counts.item(0)
-        nc = counts.item(1)
-        if not 0 <= asset_index < self._ends.shape[0]:
-            asset_index = range(self._ends.shape[0])[asset_index]  # IndexError if outside
-        if n + 1 > self._lf.shape[0] or nc + n + 2 > self._cf.shape[1]:
-            self._room(1)
-        tags = self._tags
-        code = tags.get(tag)
-        new = code is None
-        if code is None:
-            code = len(tags)  # (the code `_tag_code` gives it at its first close)
-        _kernels().fill_nb(
-            self._lf,
-            self._li,
-            self._ends,
-            self._cf,
-            self._ci,
-            counts,
-            asset_index,
-            float(signed_quantity),
-            float(price),
-            float(commission),
-            float(slippage),
-            int(timestamp),
-            self._bar,
-            code,
-            int(self.matching),
+        # a batch of one (the scalar form is rare in the compiled mode: batches come through
+        # `on_fills`), its row checked and wrapped as a list index would be
+        row = range(self._ends.shape[0])[asset_index]  # IndexError if outside
+        self.on_fills(
+            np.array([row], dtype=np.int64),
+            np.array([signed_quantity], dtype=np.float64),
+            np.array([price], dtype=np.float64),
+            timestamp,
+            np.array([commission], dtype=np.float64),
+            np.array([slippage], dtype=np.float64),
+            tag,
         )
-        if new and counts.item(1) > nc:
-            tags[tag] = code
 
     def on_fills(  # noqa: PLR0917 - hot path, positional
         self,
