@@ -19,7 +19,7 @@ from ml4t.backtest.core.compiled import compiled_twins
 
 __all__ = ["EPS", "numpy_trades", "rebalance_trades"]
 
-EPS = 1e-9  # tolerance when snapping a quantity to its grid (as `round_quantity`)
+EPS = 1e-9  # tolerance when snapping a quantity to its grid (`round_quantity` uses it too)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -29,6 +29,7 @@ from ml4t.backtest.core.enums import OrderType, TimeInForce
 from ml4t.backtest.core.errors import ConfigError, LookAheadError, UnknownAssetError
 from ml4t.backtest.core.events import FillEvent, MarketEvent, OrderEvent
 from ml4t.backtest.core.types import AssetId, Timestamp
+from ml4t.backtest.strategy._rebalance import EPS as _EPS  # snapping tolerance
 from ml4t.backtest.strategy._rebalance import rebalance_trades
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
     from ml4t.backtest.strategy.interface import PortfolioView, TradingInterface
 
 __all__ = ["DataWindow", "Strategy", "StrategyContext", "round_quantity"]
-
-_EPS = 1e-9  # tolerance when snapping a quantity to its grid
 
 
 def round_quantity(quantity: float, step: float) -> float:
@@ -467,9 +466,11 @@ class Strategy:
         if cfg is not None and cfg.rebalance_order == "value" and columns.size:
             # the order value ``delta * price * multiplier`` (unpriced exits first), sorted
             # stably within the sells and within the buys
+            p = prices[columns]
             with np.errstate(invalid="ignore", over="ignore"):
-                priced = np.isfinite(prices[columns]) & (prices[columns] > 0.0)
-                value = np.where(priced, quantities * prices[columns] * mult[columns], -np.inf)
+                value = np.where(
+                    np.isfinite(p) & (p > 0.0), quantities * p * mult[columns], -np.inf
+                )
             rank = np.concatenate(
                 [
                     np.argsort(value[:n_sells], kind="stable"),
